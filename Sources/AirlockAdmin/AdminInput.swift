@@ -1,0 +1,69 @@
+import AirlockCore
+import Foundation
+
+/// Validation of what admins type: names, model lists and expiry times. Shared by the CLI, the
+/// admin API and the dashboard so that all three accept and refuse the same things.
+public enum AdminInput {
+    /// 1–63 characters of letters, digits, `.`, `_`, `-`, starting with a letter or digit, and
+    /// not shaped like an id (`org_…`), so that a CLI argument is never ambiguous.
+    public static func validateName(_ name: String, kind: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
+        }
+        guard !name.isEmpty, name.count <= 63, allowed, let first = name.unicodeScalars.first,
+              CharacterSet.alphanumerics.contains(first)
+        else {
+            throw AirlockError.invalidName(
+                kind: kind, name: name,
+                reason: "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+        if OrgID.looksLikeID(name) || EnvID.looksLikeID(name) || KeyID.looksLikeID(name) {
+            throw AirlockError.invalidName(kind: kind, name: name, reason: "names may not start with org_, env_ or key_")
+        }
+    }
+
+    /// Parses `a,b,c` into a sorted, de-duplicated model list. Empty input is an error: a key
+    /// allowed no model at all is a mistake, not a policy.
+    public static func modelList(_ text: String) throws -> [String] {
+        let models = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        for model in models {
+            let printable = model.unicodeScalars.allSatisfy { $0.isASCII && $0.value > 0x20 && $0.value < 0x7f }
+            guard !model.isEmpty, model.count <= 128, printable else {
+                throw AirlockError.invalidArgument("invalid model name '\(model)' in --models: use printable ASCII without spaces, at most 128 characters")
+            }
+        }
+        return Array(Set(models)).sorted()
+    }
+
+    /// Parses an expiry: a relative duration (`90d`, `12h`, `30m`) from `now`, or an absolute
+    /// ISO 8601 date (`2027-01-31`, midnight UTC) or date-time with zone (`2027-01-31T12:00:00Z`).
+    /// The result must lie in the future.
+    public static func expiry(_ text: String, now: UnixMillis) throws -> UnixMillis {
+        let instant = try relativeExpiry(text, now: now) ?? absoluteExpiry(text)
+        guard let instant else {
+            throw AirlockError.invalidArgument(
+                "invalid expiry '\(text)': use a duration such as 90d, 12h or 30m, or a date such as 2027-01-31 or 2027-01-31T12:00:00Z")
+        }
+        guard instant > now else {
+            throw AirlockError.invalidArgument("expiry '\(text)' is in the past")
+        }
+        return instant
+    }
+
+    private static func relativeExpiry(_ text: String, now: UnixMillis) throws -> UnixMillis? {
+        guard let unit = text.last, let seconds = ["d": 86_400, "h": 3_600, "m": 60][String(unit)] else { return nil }
+        guard let count = Int64(text.dropLast()) else { return nil }
+        guard count > 0, count <= 36_500 * 86_400 / Int64(seconds) else {
+            throw AirlockError.invalidArgument("expiry '\(text)' must be positive and under 100 years")
+        }
+        return now.adding(seconds: count * Int64(seconds))
+    }
+
+    private static func absoluteExpiry(_ text: String) -> UnixMillis? {
+        if let date = try? Date(text, strategy: .iso8601) { return UnixMillis(date) }
+        let dateOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
+        if let date = try? Date(text, strategy: dateOnly) { return UnixMillis(date) }
+        return nil
+    }
+}

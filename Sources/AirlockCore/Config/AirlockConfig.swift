@@ -1,0 +1,109 @@
+import Foundation
+import TOMLKit
+
+/// The typed form of `airlock.toml`. `appliance/airlock.toml` documents every key; the defaults
+/// here are the same values, so a missing file and the shipped file behave alike.
+public struct AirlockConfig: Equatable, Sendable {
+    /// Where SQLite, LMDB, secrets and certificates live.
+    public var dataDir: String = "/var/lib/airlock"
+    /// OpenAI API, admin API, dashboard (HTTPS).
+    public var apiListen = ListenAddress(host: "0.0.0.0", port: 8443)
+    /// Node agents (gRPC over mutual TLS).
+    public var agentListen = ListenAddress(host: "0.0.0.0", port: 9443)
+    /// How long a rotated key's previous secret keeps working.
+    public var keyRotationGraceSeconds: Int = 86_400
+    /// Most ledger rows one group commit (one fsync) covers.
+    public var ledgerBatchMaxRows: Int = 512
+    public var limits = Limits()
+
+    /// Default limits for each of the four layers, plus per-request caps.
+    public struct Limits: Equatable, Sendable {
+        public var global = LimitSet(requestsPerMinute: 60_000, tokensPerMinute: 20_000_000, concurrency: 1_024)
+        public var org = LimitSet(requestsPerMinute: 6_000, tokensPerMinute: 2_000_000, concurrency: 256)
+        public var env = LimitSet(requestsPerMinute: 3_000, tokensPerMinute: 1_000_000, concurrency: 128)
+        public var key = LimitSet(requestsPerMinute: 600, tokensPerMinute: 200_000, concurrency: 32)
+        public var maxTokensPerRequest: Int = 32_768
+        public var maxRequestBytes: Int = 4 * 1024 * 1024
+        public init() {}
+    }
+
+    public init() {}
+
+    /// The file used when neither `--config` nor `AIRLOCK_CONFIG` names one.
+    public static let defaultPath = "/etc/airlock/airlock.toml"
+
+    /// Loads `path`, or the built-in defaults when `path` is nil.
+    public static func load(path: String?) throws -> AirlockConfig {
+        guard let path else { return AirlockConfig() }
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, key: "", reason: "cannot read: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Parses TOML text; `file` only labels error messages.
+    public static func parse(_ text: String, file: String) throws -> AirlockConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(file: file, key: "", reason: "line \(error.source.begin.line): \(error.description)")
+        }
+        var root = TOMLSection(table: table, path: "", file: file)
+        var config = AirlockConfig()
+        try config.read(&root)
+        return config
+    }
+
+    private mutating func read(_ root: inout TOMLSection) throws {
+        if let dir = try root.string("data_dir") {
+            guard dir.hasPrefix("/") else { throw root.error("data_dir", "must be an absolute path, got '\(dir)'") }
+            dataDir = dir
+        }
+        if var api = try root.section("api") {
+            apiListen = try Self.listen(&api) ?? apiListen
+            try api.finish()
+        }
+        if var agents = try root.section("agents") {
+            agentListen = try Self.listen(&agents) ?? agentListen
+            try agents.finish()
+        }
+        if var keys = try root.section("keys") {
+            keyRotationGraceSeconds = try keys.int("rotation_grace_seconds", in: 0...(90 * 86_400)) ?? keyRotationGraceSeconds
+            try keys.finish()
+        }
+        if var ledger = try root.section("ledger") {
+            ledgerBatchMaxRows = try ledger.int("batch_max_rows", in: 1...65_536) ?? ledgerBatchMaxRows
+            try ledger.finish()
+        }
+        if var limitsSection = try root.section("limits") {
+            try limits.read(&limitsSection)
+        }
+        try root.finish()
+    }
+
+    private static func listen(_ section: inout TOMLSection) throws -> ListenAddress? {
+        guard let text = try section.string("listen") else { return nil }
+        switch ListenAddress.parse(text) {
+        case let .success(address): return address
+        case let .failure(reason): throw section.error("listen", reason.description)
+        }
+    }
+}
+
+extension AirlockConfig.Limits {
+    fileprivate mutating func read(_ section: inout TOMLSection) throws {
+        // A layer table replaces that layer's defaults whole: a key left out means "no limit",
+        // so what the file says is exactly what applies.
+        if var layer = try section.section("global") { global = try LimitSet.read(&layer) }
+        if var layer = try section.section("org") { org = try LimitSet.read(&layer) }
+        if var layer = try section.section("env") { env = try LimitSet.read(&layer) }
+        if var layer = try section.section("key") { key = try LimitSet.read(&layer) }
+        maxTokensPerRequest = try section.int("max_tokens_per_request", in: 1...10_000_000) ?? maxTokensPerRequest
+        maxRequestBytes = try section.int("max_request_bytes", in: 1_024...(256 * 1024 * 1024)) ?? maxRequestBytes
+        try section.finish()
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+
+/// A wall-clock instant as whole milliseconds since the Unix epoch.
+///
+/// Every timestamp Airlock stores is one of these, never a `Date`: an integer has exactly one
+/// encoding, which the hash chains of the ledger and audit log depend on.
+public struct UnixMillis: Hashable, Comparable, Codable, Sendable, CustomStringConvertible {
+    public var value: Int64
+
+    public init(_ value: Int64) { self.value = value }
+
+    public init(_ date: Date) {
+        self.value = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    public static func now() -> UnixMillis { UnixMillis(Date()) }
+
+    public var date: Date { Date(timeIntervalSince1970: TimeInterval(value) / 1000) }
+
+    public func adding(seconds: Int64) -> UnixMillis { UnixMillis(value + seconds * 1000) }
+
+    public static func < (lhs: UnixMillis, rhs: UnixMillis) -> Bool { lhs.value < rhs.value }
+
+    /// ISO 8601 in UTC with milliseconds, for humans and JSON output.
+    public var description: String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    }
+
+    public init(from decoder: Decoder) throws {
+        value = try decoder.singleValueContainer().decode(Int64.self)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(value)
+    }
+}
+
+/// Where "now" comes from. Production uses the system clock; tests move time by hand to cross
+/// grace windows and expiry dates without sleeping.
+public struct WallClock: Sendable {
+    public let now: @Sendable () -> UnixMillis
+
+    public init(now: @escaping @Sendable () -> UnixMillis) { self.now = now }
+
+    public static let system = WallClock { UnixMillis.now() }
+}

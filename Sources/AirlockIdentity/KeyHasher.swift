@@ -1,0 +1,84 @@
+import AirlockCore
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Turns a presented key into the keyed hash stored in the database: HMAC-SHA-256 under a
+/// 32-byte per-appliance secret.
+///
+/// A keyed hash rather than a plain one means a stolen database alone cannot be used to test
+/// guesses offline. The secret lives in `<data dir>/secrets/key-hashing.secret` (mode 0600) and
+/// is created once; if it is lost every key must be re-issued, so backups include it.
+public struct KeyHasher: Sendable {
+    private let key: SymmetricKey
+
+    public init(secret: [UInt8]) {
+        precondition(secret.count == 32, "key-hashing secret must be 32 bytes")
+        key = SymmetricKey(data: secret)
+    }
+
+    /// Lowercase hex HMAC-SHA-256 of the key string.
+    public func hash(_ presentedKey: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array(presentedKey.utf8), using: key)
+        return Array(mac).hexString
+    }
+
+    public static func secretPath(dataDirectory: String) -> String {
+        (dataDirectory as NSString).appendingPathComponent("secrets/key-hashing.secret")
+    }
+
+    /// Loads the appliance's secret, creating it on first use. Creation uses O_EXCL, so two
+    /// processes starting together agree on one secret. An existing file of the wrong size is an
+    /// error, never silently replaced: replacing it would invalidate every key.
+    public static func loadOrCreate(dataDirectory: String) throws -> KeyHasher {
+        let path = secretPath(dataDirectory: dataDirectory)
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        if !FileManager.default.fileExists(atPath: path) {
+            try createSecret(at: path)
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AirlockError.storage("cannot read \(path)")
+        }
+        guard data.count == 32 else {
+            throw AirlockError.storage("\(path) is \(data.count) bytes, expected 32; restore it from backup")
+        }
+        return KeyHasher(secret: Array(data))
+    }
+
+    /// Writes a fresh secret to a temporary file, then hard-links it into place: `link` fails
+    /// if the name exists, so a concurrent creator's complete file is never overwritten and a
+    /// reader never sees a half-written one.
+    private static func createSecret(at path: String) throws {
+        let temporary = path + ".\(getpid()).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw AirlockError.storage("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        defer { unlink(temporary) }
+        var generator = SystemRandomNumberGenerator()
+        let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        let written = secret.withUnsafeBytes { write(fd, $0.baseAddress, 32) }
+        let synced = fsync(fd)
+        close(fd)
+        guard written == 32, synced == 0 else {
+            throw AirlockError.storage("cannot write \(temporary): \(String(cString: strerror(errno)))")
+        }
+        if link(temporary, path) != 0 && errno != EEXIST {
+            throw AirlockError.storage("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// Compares two strings in time that depends only on their lengths, so that a hash comparison
+/// does not reveal how many leading characters matched.
+func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+    let a = Array(lhs.utf8)
+    let b = Array(rhs.utf8)
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in a.indices { difference |= a[index] ^ b[index] }
+    return difference == 0
+}

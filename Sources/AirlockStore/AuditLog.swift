@@ -1,0 +1,45 @@
+import AirlockCore
+import GRDB
+
+/// The hash-chained, append-only record of every admin action.
+///
+/// Rows are appended inside the transaction that makes the change they describe, so there is
+/// never a change without its audit row, nor an audit row for a change that rolled back. SQLite
+/// serialises writers, so reading the head and inserting after it cannot race.
+enum AuditLog {
+    static func append(_ entry: AuditEntry, in db: Database) throws -> ChainPosition {
+        let head = try ChainHead.read(table: "audit_log", db: db)
+        let seq = head.seq + 1
+        let hash = ChainedRows.auditHash(entry, seq: seq, prevHash: head.hash)
+        try db.execute(
+            sql: """
+                INSERT INTO audit_log (seq, ts, actor, action, target_type, target_id, before_json, after_json, prev_hash, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                seq, entry.timestamp.value, entry.actor, entry.action, entry.targetType, entry.targetID,
+                entry.before, entry.after, head.hash, hash,
+            ])
+        return ChainPosition(seq: seq, prevHash: head.hash, hash: hash)
+    }
+
+    static func entry(row: Row) -> AuditEntry {
+        AuditEntry(
+            timestamp: UnixMillis(row["ts"] as Int64), actor: row["actor"], action: row["action"],
+            targetType: row["target_type"], targetID: row["target_id"], before: row["before_json"],
+            after: row["after_json"])
+    }
+}
+
+/// The last row of a chain: its `seq` and `hash`, or 0 and the genesis hash when empty.
+struct ChainHead {
+    var seq: Int64
+    var hash: String
+
+    static func read(table: String, db: Database) throws -> ChainHead {
+        if let row = try Row.fetchOne(db, sql: "SELECT seq, hash FROM \(table) ORDER BY seq DESC LIMIT 1") {
+            return ChainHead(seq: row["seq"], hash: row["hash"])
+        }
+        return ChainHead(seq: 0, hash: ChainPosition.genesisHash)
+    }
+}

@@ -1,0 +1,182 @@
+import GRDB
+
+/// Every schema change Airlock has ever made, in order. Append only: a migration that has shipped
+/// is never edited, because appliances in the field have already run it.
+enum Migrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("001_tenancy", migrate: createTenancy)
+        migrator.registerMigration("002_infrastructure", migrate: createInfrastructure)
+        migrator.registerMigration("003_usage_ledger", migrate: createUsageLedger)
+        migrator.registerMigration("004_audit_log", migrate: createAuditLog)
+        return migrator
+    }
+
+    /// Names of all migrations, for status output and tests.
+    static var identifiers: [String] { migrator.migrations }
+
+    private static func createTenancy(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE orgs (
+                id          TEXT PRIMARY KEY NOT NULL,
+                name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                status      TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),
+                created_at  INTEGER NOT NULL
+            ) STRICT;
+
+            CREATE TABLE environments (
+                id          TEXT PRIMARY KEY NOT NULL,
+                org_id      TEXT NOT NULL REFERENCES orgs(id),
+                name        TEXT NOT NULL COLLATE NOCASE,
+                status      TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),
+                created_at  INTEGER NOT NULL,
+                UNIQUE (org_id, name),
+                UNIQUE (id, org_id)
+            ) STRICT;
+
+            -- The composite foreign key makes "a key cannot cross orgs" a database fact.
+            CREATE TABLE api_keys (
+                id              TEXT PRIMARY KEY NOT NULL,
+                org_id          TEXT NOT NULL REFERENCES orgs(id),
+                env_id          TEXT NOT NULL,
+                name            TEXT COLLATE NOCASE,
+                status          TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'revoked')),
+                created_at      INTEGER NOT NULL,
+                expires_at      INTEGER,
+                allowed_models  TEXT,
+                FOREIGN KEY (env_id, org_id) REFERENCES environments(id, org_id),
+                UNIQUE (env_id, name)
+            ) STRICT;
+            CREATE INDEX api_keys_org ON api_keys(org_id);
+
+            -- Secrets are stored only as HMAC-SHA-256 under the appliance's key-hashing secret.
+            CREATE TABLE api_key_credentials (
+                display_prefix  TEXT PRIMARY KEY NOT NULL,
+                key_id          TEXT NOT NULL REFERENCES api_keys(id),
+                hash            TEXT NOT NULL UNIQUE,
+                created_at      INTEGER NOT NULL,
+                retires_at      INTEGER
+            ) STRICT;
+            CREATE INDEX api_key_credentials_key ON api_key_credentials(key_id);
+
+            -- Bumped by triggers on every tenancy change, so an identity cache in any process can
+            -- tell that it is stale with one tiny read.
+            CREATE TABLE tenancy_generation (
+                id     INTEGER PRIMARY KEY CHECK (id = 1),
+                value  INTEGER NOT NULL
+            ) STRICT;
+            INSERT INTO tenancy_generation (id, value) VALUES (1, 0);
+            """)
+        for table in ["orgs", "environments", "api_keys", "api_key_credentials"] {
+            // Revocation is terminal at the database too, not only in the admin layer.
+            if table != "api_key_credentials" {
+                try db.execute(sql: """
+                    CREATE TRIGGER \(table)_revoked_is_final BEFORE UPDATE OF status ON \(table)
+                    WHEN OLD.status = 'revoked' AND NEW.status != 'revoked'
+                    BEGIN SELECT RAISE(ABORT, '\(table): a revoked row cannot be reactivated'); END;
+                    """)
+            }
+            try db.execute(sql: """
+                CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
+                BEGIN SELECT RAISE(ABORT, '\(table): rows are never deleted; revoke instead'); END;
+                """)
+            for event in ["INSERT", "UPDATE"] {
+                try db.execute(sql: """
+                    CREATE TRIGGER \(table)_generation_\(event.lowercased()) AFTER \(event) ON \(table)
+                    BEGIN UPDATE tenancy_generation SET value = value + 1 WHERE id = 1; END;
+                    """)
+            }
+        }
+    }
+
+    private static func createInfrastructure(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE zones (
+                name        TEXT PRIMARY KEY NOT NULL,
+                created_at  INTEGER NOT NULL
+            ) STRICT;
+
+            CREATE TABLE models (
+                name        TEXT PRIMARY KEY NOT NULL,
+                created_at  INTEGER NOT NULL
+            ) STRICT;
+
+            -- Node rows persist identity and enrolment; live state (heartbeats, load) is in memory.
+            CREATE TABLE nodes (
+                id          TEXT PRIMARY KEY NOT NULL,
+                name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                zone        TEXT REFERENCES zones(name),
+                org_id      TEXT REFERENCES orgs(id),
+                status      TEXT NOT NULL,
+                created_at  INTEGER NOT NULL
+            ) STRICT;
+            """)
+    }
+
+    private static func createUsageLedger(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE usage_ledger (
+                seq                INTEGER PRIMARY KEY NOT NULL,
+                usage_id           TEXT NOT NULL UNIQUE,
+                request_id         TEXT NOT NULL,
+                ts                 INTEGER NOT NULL,
+                org_id             TEXT NOT NULL,
+                env_id             TEXT NOT NULL,
+                key_id             TEXT NOT NULL,
+                zone               TEXT NOT NULL,
+                model              TEXT NOT NULL,
+                node               TEXT NOT NULL,
+                prompt_tokens      INTEGER NOT NULL CHECK (prompt_tokens >= 0),
+                completion_tokens  INTEGER NOT NULL CHECK (completion_tokens >= 0),
+                total_tokens       INTEGER NOT NULL CHECK (total_tokens = prompt_tokens + completion_tokens),
+                latency_ms         INTEGER NOT NULL,
+                cost_micros        INTEGER NOT NULL,
+                streamed           INTEGER NOT NULL CHECK (streamed IN (0, 1)),
+                finish_reason      TEXT,
+                token_source       TEXT NOT NULL CHECK (token_source IN ('engine', 'estimated')),
+                prev_hash          TEXT NOT NULL,
+                hash               TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX usage_ledger_ts ON usage_ledger(ts);
+            """)
+        try createChainTriggers(db, table: "usage_ledger")
+    }
+
+    private static func createAuditLog(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE audit_log (
+                seq          INTEGER PRIMARY KEY NOT NULL,
+                ts           INTEGER NOT NULL,
+                actor        TEXT NOT NULL,
+                action       TEXT NOT NULL,
+                target_type  TEXT NOT NULL,
+                target_id    TEXT NOT NULL,
+                before_json  TEXT,
+                after_json   TEXT,
+                prev_hash    TEXT NOT NULL,
+                hash         TEXT NOT NULL
+            ) STRICT;
+            CREATE INDEX audit_log_target ON audit_log(target_type, target_id);
+            """)
+        try createChainTriggers(db, table: "audit_log")
+    }
+
+    /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —
+    /// the next `seq` and the current head's hash as `prev_hash`. SQLite cannot compute SHA-256,
+    /// so the hash itself is checked by `ChainVerifier`.
+    private static func createChainTriggers(_ db: Database, table: String) throws {
+        try db.execute(sql: """
+            CREATE TRIGGER \(table)_no_update BEFORE UPDATE ON \(table)
+            BEGIN SELECT RAISE(ABORT, '\(table) is append-only: UPDATE refused'); END;
+
+            CREATE TRIGGER \(table)_no_delete BEFORE DELETE ON \(table)
+            BEGIN SELECT RAISE(ABORT, '\(table) is append-only: DELETE refused'); END;
+
+            CREATE TRIGGER \(table)_extends_chain BEFORE INSERT ON \(table)
+            WHEN NEW.seq IS NOT COALESCE((SELECT MAX(seq) FROM \(table)), 0) + 1
+              OR NEW.prev_hash IS NOT COALESCE(
+                   (SELECT hash FROM \(table) ORDER BY seq DESC LIMIT 1), '\(String(repeating: "0", count: 64))')
+            BEGIN SELECT RAISE(ABORT, '\(table): insert does not extend the chain'); END;
+            """)
+    }
+}

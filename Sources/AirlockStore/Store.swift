@@ -1,0 +1,84 @@
+import AirlockCore
+import Foundation
+import GRDB
+
+/// The appliance's source of truth: one SQLite database in WAL mode inside the data directory.
+///
+/// Opening it creates the directory (mode 0700) if needed and runs pending migrations. Every
+/// connection runs with `synchronous=FULL`, so a committed transaction survives power loss.
+/// Other modules see typed readers and writers, never GRDB or SQL.
+public final class Store: Sendable {
+    public static let databaseFileName = "airlock.sqlite"
+
+    let pool: DatabasePool
+    public let path: String
+
+    public init(dataDirectory: String) throws {
+        try Self.prepareDirectory(dataDirectory)
+        path = (dataDirectory as NSString).appendingPathComponent(Self.databaseFileName)
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            // FULL: fsync the WAL on every commit. NORMAL (the WAL default) can lose the last
+            // transactions on power loss, and an acknowledged ledger row must never be lost.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Migrations.migrator.migrate(pool)
+        } catch {
+            throw AirlockError.storage("cannot open \(path): \(error)")
+        }
+        // The database holds key hashes and the audit trail: nobody but the owner reads it.
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try? FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path + suffix)
+        }
+    }
+
+    static func prepareDirectory(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw AirlockError.storage("data dir \(directory) exists and is not a directory")
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw AirlockError.storage("cannot create data dir \(directory): \(error.localizedDescription)")
+        }
+    }
+
+    /// Migrations applied to this database, oldest first.
+    public func appliedMigrations() async throws -> [String] {
+        try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// All migrations this build knows, oldest first.
+    public static var knownMigrations: [String] { Migrations.identifiers }
+
+    /// Runs `body` in a read transaction (a consistent snapshot while writers carry on).
+    public func read<T: Sendable>(_ body: @escaping @Sendable (TenancyReader) throws -> T) async throws -> T {
+        try await wrapErrors { try await pool.read { db in try body(TenancyReader(db: db)) } }
+    }
+
+    /// Runs `body` in one write transaction: the tenancy change and its audit row commit together
+    /// or not at all.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (TenancyWriter) throws -> T) async throws -> T {
+        try await wrapErrors { try await pool.write { db in try body(TenancyWriter(db: db)) } }
+    }
+
+    /// Domain errors pass through; database errors become ``AirlockError/storage(_:)`` so that
+    /// callers show one kind of message.
+    func wrapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as AirlockError {
+            throw error
+        } catch let error as DatabaseError {
+            throw AirlockError.storage(error.message ?? error.description)
+        }
+    }
+}

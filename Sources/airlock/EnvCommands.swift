@@ -1,0 +1,80 @@
+import AirlockAdmin
+import AirlockCore
+import ArgumentParser
+
+struct EnvCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "env", abstract: "Environments (dev, staging, prod, …) inside an org.",
+        subcommands: [Create.self, List.self, Show.self, Suspend.self, Resume.self, Revoke.self])
+
+    static func show(_ envs: [Environment], json: Bool) {
+        if json { return Output.json(envs) }
+        Output.table(["ID", "ORG", "NAME", "STATUS", "CREATED"], envs.map {
+            [$0.id.rawValue, $0.orgID.rawValue, $0.name, $0.status.rawValue, $0.createdAt.description]
+        })
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an environment in an org.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Org id or name.") var org: String
+        @Argument(help: "Name, unique within the org.") var name: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let env = try await global.admin().createEnvironment(org: org, name: name, by: global.actor)
+                global.json ? Output.json(env) : print("created env \(org)/\(env.name) (\(env.id))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List environments.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only this org (id or name).") var org: String?
+
+        func run() async throws {
+            try await runReportingErrors { EnvCommand.show(try await global.admin().listEnvironments(org: org), json: global.json) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one environment.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Environment id, or ORG/NAME.") var env: String
+
+        func run() async throws {
+            try await runReportingErrors { EnvCommand.show([try await global.admin().environment(env)], json: global.json) }
+        }
+    }
+
+    struct Suspend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Suspend an environment: its keys get 403 until resumed.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Environment id, or ORG/NAME.") var env: String
+
+        func run() async throws {
+            try await runReportingErrors { EnvCommand.show([try await global.admin().suspendEnvironment(env, by: global.actor)], json: global.json) }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a suspended environment.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Environment id, or ORG/NAME.") var env: String
+
+        func run() async throws {
+            try await runReportingErrors { EnvCommand.show([try await global.admin().resumeEnvironment(env, by: global.actor)], json: global.json) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an environment for good.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Environment id, or ORG/NAME.") var env: String
+
+        func run() async throws {
+            try await runReportingErrors { EnvCommand.show([try await global.admin().revokeEnvironment(env, by: global.actor)], json: global.json) }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import AirlockAdmin
+import AirlockCore
+import AirlockIdentity
+import AirlockStore
+import ArgumentParser
+import Foundation
+
+/// Options every `airlock` command accepts.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (default: $AIRLOCK_DATA_DIR, then data_dir in airlock.toml).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "Configuration file (default: $AIRLOCK_CONFIG, then /etc/airlock/airlock.toml).")
+    var config: String?
+
+    @Flag(name: .long, help: "Print JSON instead of text.")
+    var json = false
+
+    /// Opens the store and the admin layer over it.
+    func admin() throws -> AdminActions {
+        let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+        let store = try Store(dataDirectory: config.dataDir)
+        let hasher = try KeyHasher.loadOrCreate(dataDirectory: config.dataDir)
+        return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
+    }
+
+    /// Who the audit log says did it: the Unix user, and the user behind sudo if there is one.
+    var actor: AdminActor {
+        let environment = ProcessInfo.processInfo.environment
+        let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid\(geteuid())"
+        if let sudoUser = environment["SUDO_USER"], sudoUser != user {
+            return AdminActor("cli:\(sudoUser) (sudo as \(user))")
+        }
+        return AdminActor("cli:\(user)")
+    }
+}
+
+/// Runs a command body, turning Airlock's own errors into a one-line message on stderr and exit
+/// status 1. Anything else is a bug and keeps its full description.
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as AirlockError {
+        throw CLIFailure(message: error.description)
+    } catch let error as ConfigError {
+        throw CLIFailure(message: error.description)
+    }
+}
+
+/// A failure already phrased for the operator.
+struct CLIFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

@@ -1,0 +1,86 @@
+import AirlockCore
+import AirlockStore
+import ArgumentParser
+import Foundation
+
+/// `airlockd`: the control-plane daemon. Serving arrives with the gateway (issue C); today it
+/// validates configuration and prepares a data directory.
+@main
+struct Airlockd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "airlockd",
+        abstract: "The Airlock control-plane daemon.",
+        subcommands: [CheckConfig.self, Initialize.self]
+    )
+}
+
+/// Options shared by every `airlockd` command.
+struct DaemonOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: $AIRLOCK_CONFIG, then /etc/airlock/airlock.toml).")
+    var config: String?
+
+    @Option(name: .long, help: "Data directory (default: $AIRLOCK_DATA_DIR, then data_dir in airlock.toml).")
+    var dataDir: String?
+
+    /// The effective configuration; a bad file stops the daemon with file, key and reason.
+    func load() throws -> AirlockConfig {
+        do {
+            return try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+        } catch let error as ConfigError {
+            throw DaemonFailure(description: error.description)
+        }
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "Validate airlock.toml and print the effective settings.")
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        let config = try options.load()
+        print("data_dir = \(config.dataDir)")
+        print("api.listen = \(config.apiListen)")
+        print("agents.listen = \(config.agentListen)")
+        print("keys.rotation_grace_seconds = \(config.keyRotationGraceSeconds)")
+        print("ledger.batch_max_rows = \(config.ledgerBatchMaxRows)")
+        print("limits.max_tokens_per_request = \(config.limits.maxTokensPerRequest)")
+        print("limits.max_request_bytes = \(config.limits.maxRequestBytes)")
+        for (layer, limits) in [("global", config.limits.global), ("org", config.limits.org), ("env", config.limits.env), ("key", config.limits.key)] {
+            print("limits.\(layer) = \(describe(limits))")
+        }
+        print("configuration OK")
+    }
+
+    private func describe(_ limits: LimitSet) -> String {
+        let parts: [(String, Int?)] = [
+            ("requests_per_minute", limits.requestsPerMinute), ("tokens_per_minute", limits.tokensPerMinute),
+            ("tokens_per_second", limits.tokensPerSecond), ("concurrency", limits.concurrency),
+            ("tokens_per_day", limits.tokensPerDay),
+        ]
+        let set = parts.compactMap { name, value in value.map { "\(name)=\($0)" } }
+        return set.isEmpty ? "unlimited" : set.joined(separator: " ")
+    }
+}
+
+struct Initialize: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create the data directory and bring its database schema up to date.")
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        let config = try options.load()
+        do {
+            let store = try Store(dataDirectory: config.dataDir)
+            let applied = try await store.appliedMigrations()
+            print("data dir \(config.dataDir) ready: \(applied.count) migrations applied (\(applied.last ?? "none"))")
+        } catch let error as AirlockError {
+            throw DaemonFailure(description: error.description)
+        }
+    }
+}
+
+/// A start-up failure already phrased for the operator: printed as one line, exit status 1.
+struct DaemonFailure: Error, CustomStringConvertible {
+    var description: String
+}
