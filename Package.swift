@@ -77,17 +77,27 @@ let package = Package(
             dependencies: [
                 "AirlockCore",
                 "AirlockStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore"]),
-        .testTarget(name: "AirlockStoreTests", dependencies: ["AirlockStore", "AirlockCore"]),
-        .testTarget(name: "CLMDBTests", dependencies: ["CLMDB"]),
-        .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockStore"]),
-        .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockStore", "AirlockIdentity"]),
+        // Shared by the test targets only: temporary data dirs, a hand-moved clock, tampering.
+        .target(
+            name: "AirlockTestSupport",
+            dependencies: ["AirlockCore", "AirlockStore", .product(name: "GRDB", package: "GRDB.swift")],
+            path: "Tests/AirlockTestSupport"
+        ),
+        .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockStoreTests", dependencies: ["AirlockStore", "AirlockTestSupport"]),
+        .testTarget(name: "CLMDBTests", dependencies: ["CLMDB", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(
             name: "AirlockCLITests",
-            dependencies: ["airlock", "airlockd", "AirlockStore"]
+            dependencies: [
+                "airlock", "airlockd", "airlock-bench", "AirlockStore", "AirlockTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

@@ -43,3 +43,19 @@ struct ChainHead {
         return ChainHead(seq: 0, hash: ChainPosition.genesisHash)
     }
 }
+
+extension TenancyReader {
+    /// Audit rows oldest first, optionally only those about one target id, at most `limit`
+    /// newest ones when a limit is given.
+    public func auditTrail(targetID: String? = nil, limit: Int? = nil) throws -> [AuditEntry] {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT * FROM (
+                    SELECT * FROM audit_log WHERE (?1 IS NULL OR target_id = ?1) ORDER BY seq DESC LIMIT ?2
+                ) ORDER BY seq
+                """,
+            arguments: [targetID, limit ?? -1])
+        return rows.map(AuditLog.entry(row:))
+    }
+}

@@ -28,6 +28,12 @@ public struct ChainBreak: Codable, Sendable, Equatable {
     public var seq: Int64
     public var kind: Kind
     public var detail: String
+
+    public init(seq: Int64, kind: Kind, detail: String) {
+        self.seq = seq
+        self.kind = kind
+        self.detail = detail
+    }
 }
 
 extension Store {

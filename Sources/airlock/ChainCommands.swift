@@ -1,4 +1,5 @@
 import AirlockAdmin
+import AirlockCore
 import AirlockStore
 import ArgumentParser
 
@@ -35,7 +36,25 @@ struct LedgerCommand: AsyncParsableCommand {
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "audit", abstract: "The hash-chained audit log of admin actions.", subcommands: [Verify.self])
+        commandName: "audit", abstract: "The hash-chained audit log of admin actions.", subcommands: [List.self, Verify.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show recent admin actions, oldest first.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only actions on this id (org_…, env_…, key_…).") var target: String?
+        @Option(help: "How many of the newest rows to show.") var limit = 50
+
+        func run() async throws {
+            try await runReportingErrors {
+                guard (1...100_000).contains(limit) else { throw AirlockError.invalidArgument("--limit must be 1...100000") }
+                let entries = try await global.admin().auditTrail(targetID: target, limit: limit)
+                if global.json { return Output.json(entries) }
+                Output.table(["TIME", "ACTOR", "ACTION", "TARGET"], entries.map {
+                    [$0.timestamp.description, $0.actor, $0.action, $0.targetID]
+                })
+            }
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Recompute every hash of the audit log; name the first bad row.")

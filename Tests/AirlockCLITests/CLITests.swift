@@ -1,0 +1,139 @@
+import AirlockStore
+import AirlockTestSupport
+import Foundation
+import Testing
+
+@Suite struct CLITests {
+    @Test func everyExecutableAnswersHelp() throws {
+        for binary in ["airlock", "airlockd", "airlock-bench"] {
+            let outcome = try Executables.run(binary, ["--help"])
+            #expect(outcome.status == 0)
+            #expect(outcome.stdout.contains("USAGE"))
+        }
+    }
+
+    @Test func createsOrgEnvAndKeyAndPrintsTheSecretOnceAsJSON() throws {
+        let dir = TemporaryDirectory()
+        #expect(try Executables.airlock(dir.path, "org", "create", "acme").status == 0)
+        #expect(try Executables.airlock(dir.path, "env", "create", "acme", "prod").status == 0)
+        let created = try Executables.airlock(dir.path, "--json", "key", "create", "acme", "prod", "--name", "ci", "--models", "m1,m2", "--expires", "30d")
+        #expect(created.status == 0)
+        let object = try #require(try Executables.json(created) as? [String: Any])
+        let id = try #require(object["id"] as? String)
+        let secret = try #require(object["key"] as? String)
+        #expect(id.hasPrefix("key_") && secret.hasPrefix("alk_"))
+        #expect(object["allowed_models"] as? [String] == ["m1", "m2"])
+        #expect(object["display_prefix"] as? String == String(secret.prefix(12)))
+
+        // Listings never show the secret again.
+        let listed = try Executables.airlock(dir.path, "--json", "key", "list", "--org", "acme")
+        #expect(listed.status == 0 && listed.stdout.contains(id) && !listed.stdout.contains(secret))
+        let identified = try Executables.airlock(dir.path, "key", "identify", input: secret + "\n")
+        #expect(identified.status == 0 && identified.stdout.contains(id))
+
+        let rotated = try Executables.airlock(dir.path, "--json", "key", "rotate", id, "--grace", "0")
+        let newSecret = try #require((try Executables.json(rotated) as? [String: Any])?["key"] as? String)
+        #expect(newSecret != secret)
+        #expect(try Executables.airlock(dir.path, "key", "revoke", id).status == 0)
+        let resumed = try Executables.airlock(dir.path, "key", "resume", id)
+        #expect(resumed.status == 1 && resumed.stderr.contains("revoked"))
+
+        let audit = try Executables.airlock(dir.path, "audit", "verify")
+        #expect(audit.status == 0 && audit.stdout.contains("OK, 5 rows"))
+        let trail = try Executables.airlock(dir.path, "audit", "list", "--target", id)
+        #expect(trail.stdout.contains("key.create") && trail.stdout.contains("key.rotate") && trail.stdout.contains("key.revoke"))
+    }
+
+    @Test(arguments: [
+        (["org", "create", "acme"], "already exists"),
+        (["org", "create", "bad name"], "invalid org name"),
+        (["org", "suspend", "ghost"], "org 'ghost' not found"),
+        (["env", "create", "ghost", "prod"], "org 'ghost' not found"),
+        (["env", "show", "acme/ghost"], "env 'acme/ghost' not found"),
+        (["key", "create", "acme", "ghost"], "env 'acme/ghost' not found"),
+        (["key", "create", "acme", "prod", "--expires", "yesterday"], "invalid expiry"),
+        (["key", "create", "acme", "prod", "--expires", "2001-01-01"], "in the past"),
+        (["key", "create", "acme", "prod", "--models", "a,,b"], "invalid model name"),
+        (["key", "revoke", "key_0000000000000000"], "key 'key_0000000000000000' not found"),
+        (["key", "revoke", "alk_notanid"], "is not a key id"),
+        (["key", "rotate", "key_0000000000000000", "--grace=-5"], "grace must be"),
+    ])
+    func badInputGetsAClearMessageAndNonZeroExit(arguments: [String], message: String) throws {
+        let dir = TemporaryDirectory()
+        _ = try Executables.airlock(dir.path, "org", "create", "acme")
+        _ = try Executables.airlock(dir.path, "env", "create", "acme", "prod")
+        let outcome = try Executables.run("airlock", ["--data-dir", dir.path] + arguments)
+        #expect(outcome.status != 0)
+        #expect(outcome.stderr.contains(message), "stderr was: \(outcome.stderr)")
+        #expect(!outcome.stderr.contains("Fatal error"))
+    }
+
+    @Test func identifyRefusesAMalformedOrUnknownSecret() throws {
+        let dir = TemporaryDirectory()
+        let malformed = try Executables.airlock(dir.path, "key", "identify", input: "sk-not-ours\n")
+        #expect(malformed.status == 1 && malformed.stderr.contains("not an Airlock API key"))
+        let empty = try Executables.airlock(dir.path, "key", "identify", input: "")
+        #expect(empty.status == 1 && empty.stderr.contains("no key"))
+    }
+
+    @Test func ledgerVerifyNamesTheFirstBadSeq() async throws {
+        let dir = TemporaryDirectory()
+        do {
+            let store = try Store(dataDirectory: dir.path)
+            let appender = LedgerAppender(store: store, maxBatch: 8)
+            for index in 0..<30 { _ = try await appender.append(Samples.usage(index)) }
+        }
+        let intact = try Executables.airlock(dir.path, "ledger", "verify")
+        #expect(intact.status == 0 && intact.stdout.contains("OK, 30 rows"))
+
+        let database = dir.child(Store.databaseFileName)
+        try Tampering.run(databasePath: database, table: "usage_ledger", "UPDATE usage_ledger SET cost_micros = 0 WHERE seq = 17")
+        let broken = try Executables.airlock(dir.path, "ledger", "verify")
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("BROKEN at seq 17"))
+        let json = try #require(try Executables.json(try Executables.airlock(dir.path, "--json", "ledger", "verify")) as? [String: Any])
+        #expect((json["first_break"] as? [String: Any])?["seq"] as? Int == 17)
+    }
+
+    @Test func auditVerifyCatchesADeletedRow() throws {
+        let dir = TemporaryDirectory()
+        for name in ["a", "b", "c", "d"] { _ = try Executables.airlock(dir.path, "org", "create", name) }
+        try Tampering.run(databasePath: dir.child(Store.databaseFileName), table: "audit_log", "DELETE FROM audit_log WHERE seq = 2")
+        let broken = try Executables.airlock(dir.path, "audit", "verify")
+        #expect(broken.status == 1 && broken.stdout.contains("BROKEN at seq 2") && broken.stdout.contains("missing"))
+    }
+
+    @Test func dataDirComesFromTheEnvironmentToo() throws {
+        let dir = TemporaryDirectory()
+        let created = try Executables.run("airlock", ["org", "create", "envorg"], environment: ["AIRLOCK_DATA_DIR": dir.path])
+        #expect(created.status == 0)
+        #expect(try Executables.airlock(dir.path, "org", "show", "envorg").status == 0)
+    }
+}
+
+@Suite struct DaemonCLITests {
+    @Test func checkConfigAcceptsTheShippedFile() throws {
+        let shipped = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("appliance/airlock.toml").path
+        let outcome = try Executables.run("airlockd", ["check-config", "--config", shipped])
+        #expect(outcome.status == 0 && outcome.stdout.contains("configuration OK"))
+    }
+
+    @Test func aBadConfigStopsTheDaemonNamingFileKeyAndReason() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.child("airlock.toml")
+        try "[limits.key]\ntokens_per_minut = 5\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let outcome = try Executables.run("airlockd", ["check-config", "--config", file])
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("\(file): limits.key.tokens_per_minut: unknown key"))
+        // The CLI refuses the same file the same way.
+        let cli = try Executables.run("airlock", ["--config", file, "--data-dir", dir.path, "org", "list"])
+        #expect(cli.status == 1 && cli.stderr.contains("unknown key"))
+    }
+
+    @Test func initPreparesADataDirectory() throws {
+        let dir = TemporaryDirectory()
+        let outcome = try Executables.run("airlockd", ["init", "--data-dir", dir.child("fresh")])
+        #expect(outcome.status == 0 && outcome.stdout.contains("migrations applied"))
+    }
+}

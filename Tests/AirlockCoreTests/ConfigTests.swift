@@ -1,0 +1,96 @@
+import AirlockCore
+import AirlockTestSupport
+import Foundation
+import Testing
+
+@Suite struct ConfigTests {
+    static let shippedConfig = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("appliance/airlock.toml").path
+
+    @Test func shippedConfigMatchesBuiltInDefaults() throws {
+        #expect(try AirlockConfig.load(path: Self.shippedConfig) == AirlockConfig())
+    }
+
+    @Test func missingFileMeansDefaults() throws {
+        #expect(try AirlockConfig.load(path: nil) == AirlockConfig())
+    }
+
+    @Test func readsEveryDocumentedKey() throws {
+        let config = try AirlockConfig.parse("""
+            data_dir = "/srv/airlock"
+            [api]
+            listen = "[::1]:18443"
+            [agents]
+            listen = "127.0.0.1:19443"
+            [keys]
+            rotation_grace_seconds = 0
+            [ledger]
+            batch_max_rows = 64
+            [limits]
+            max_tokens_per_request = 4096
+            max_request_bytes = 65536
+            [limits.key]
+            tokens_per_second = 50
+            tokens_per_day = 1000000
+            """, file: "t.toml")
+        #expect(config.dataDir == "/srv/airlock")
+        #expect(config.apiListen == ListenAddress(host: "::1", port: 18443))
+        #expect(config.agentListen.port == 19443)
+        #expect(config.keyRotationGraceSeconds == 0)
+        #expect(config.ledgerBatchMaxRows == 64)
+        #expect(config.limits.maxTokensPerRequest == 4096)
+        // A layer table replaces that layer whole: what is not written is unlimited.
+        #expect(config.limits.key == LimitSet(tokensPerSecond: 50, tokensPerDay: 1_000_000))
+        #expect(config.limits.org == AirlockConfig().limits.org)
+    }
+
+    @Test(arguments: [
+        ("data_dirr = \"/x\"", "data_dirr", "unknown key"),
+        ("[api]\nlisten = \"0.0.0.0:8443\"\nport = 1", "api.port", "unknown key"),
+        ("[limits.key]\ntokens_per_minut = 5", "limits.key.tokens_per_minut", "unknown key"),
+        ("[limits.mystery]\nconcurrency = 5", "limits.mystery", "unknown key"),
+        ("[limits.key]\nconcurrency = 0", "limits.key.concurrency", "out of range"),
+        ("[limits.key]\nconcurrency = -3", "limits.key.concurrency", "out of range"),
+        ("[limits.key]\nconcurrency = \"10\"", "limits.key.concurrency", "expected an integer"),
+        ("[ledger]\nbatch_max_rows = 1.5", "ledger.batch_max_rows", "expected an integer"),
+        ("[keys]\nrotation_grace_seconds = 99999999", "keys.rotation_grace_seconds", "out of range"),
+        ("data_dir = \"relative/path\"", "data_dir", "absolute path"),
+        ("data_dir = 5", "data_dir", "expected a string"),
+        ("api = 5", "api", "expected a table"),
+        ("[api]\nlisten = \"8443\"", "api.listen", "host:port"),
+        ("[api]\nlisten = \"0.0.0.0:70000\"", "api.listen", "port must be"),
+        ("[api]\nlisten = \"::1:8443\"", "api.listen", "bracket"),
+        ("[agents]\nlisten = \":9443\"", "agents.listen", "missing host"),
+    ])
+    func rejectsBadInputNamingFileKeyAndReason(toml: String, key: String, reason: String) {
+        #expect {
+            _ = try AirlockConfig.parse(toml, file: "/etc/airlock/airlock.toml")
+        } throws: { error in
+            guard let error = error as? ConfigError else { return false }
+            return error.file == "/etc/airlock/airlock.toml" && error.key == key && error.reason.contains(reason)
+        }
+    }
+
+    @Test func syntaxErrorNamesTheLine() {
+        #expect {
+            _ = try AirlockConfig.parse("data_dir = \"/x\"\n[api\nlisten = 1", file: "bad.toml")
+        } throws: { error in
+            (error as? ConfigError).map { $0.file == "bad.toml" && $0.reason.contains("line 2") } ?? false
+        }
+    }
+
+    @Test func unreadableFileIsAConfigError() {
+        #expect(throws: ConfigError.self) { try AirlockConfig.load(path: "/nonexistent/airlock.toml") }
+    }
+
+    @Test func dataDirPrecedenceIsFlagThenEnvironmentThenFile() throws {
+        let dir = TemporaryDirectory()
+        let file = dir.child("airlock.toml")
+        try "data_dir = \"/from/file\"".write(toFile: file, atomically: true, encoding: .utf8)
+        let env = ["AIRLOCK_CONFIG": file, "AIRLOCK_DATA_DIR": "/from/env"]
+        #expect(try AirlockConfig.resolve(configFlag: nil, dataDirFlag: "/from/flag", environment: env).dataDir == "/from/flag")
+        #expect(try AirlockConfig.resolve(configFlag: nil, dataDirFlag: nil, environment: env).dataDir == "/from/env")
+        #expect(try AirlockConfig.resolve(configFlag: file, dataDirFlag: nil, environment: [:]).dataDir == "/from/file")
+    }
+}

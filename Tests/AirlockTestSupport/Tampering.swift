@@ -1,0 +1,34 @@
+import AirlockStore
+import GRDB
+
+/// Edits the database behind Airlock's back, the way an insider with file access could: opens
+/// the SQLite file directly, drops the append-only triggers, runs `sql`, and puts them back.
+public enum Tampering {
+    public static func run(databasePath: String, table: String, _ sql: String) throws {
+        let queue = try DatabaseQueue(path: databasePath)
+        try queue.writeWithoutTransaction { db in
+            let triggers = try Row.fetchAll(
+                db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", arguments: [table])
+            for trigger in triggers { try db.execute(sql: "DROP TRIGGER \(trigger["name"] as String)") }
+            try db.execute(sql: sql)
+            for trigger in triggers { try db.execute(sql: trigger["sql"] as String) }
+        }
+    }
+
+    /// Runs `sql` with the triggers in place, returning the SQLite error message if it failed.
+    public static func attempt(databasePath: String, _ sql: String) -> String? {
+        do {
+            let queue = try DatabaseQueue(path: databasePath)
+            try queue.write { db in try db.execute(sql: sql) }
+            return nil
+        } catch let error as DatabaseError {
+            return error.message ?? "\(error)"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    public static func count(databasePath: String, _ sql: String) throws -> Int {
+        try DatabaseQueue(path: databasePath).read { db in try Int.fetchOne(db, sql: sql) ?? 0 }
+    }
+}
