@@ -16,16 +16,12 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // Domain types, configuration, errors. No I/O beyond reading the config file.
         .target(
             name: "AirlockCore",
-            dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // SQLite through GRDB: migrations, tenancy rows, the usage ledger and the audit log.
         .target(
@@ -34,7 +30,6 @@ let package = Package(
                 "AirlockCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // System library over liblmdb (Debian's liblmdb-dev). AirlockCounters wraps it (issue B).
@@ -61,6 +56,7 @@ let package = Package(
             dependencies: [
                 "AirlockCore",
                 "AirlockStore",
+                "AirlockIdentity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,6 +64,8 @@ let package = Package(
             name: "airlock",
             dependencies: [
                 "AirlockCore",
+                "AirlockStore",
+                "AirlockIdentity",
                 "AirlockAdmin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

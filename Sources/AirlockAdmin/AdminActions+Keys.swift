@@ -135,7 +135,7 @@ extension AdminActions {
         }
         let hash = hasher.hash(secret)
         return try await store.read { reader in
-            guard let credential = try reader.credential(displayPrefix: prefix), credential.hash == hash,
+            guard let credential = try reader.credential(displayPrefix: prefix), constantTimeEquals(credential.hash, hash),
                   let key = try reader.key(id: credential.keyID)
             else { throw AirlockError.notFound(kind: "key", reference: prefix + "…") }
             return KeyDetails(key: key, credentials: try reader.credentials(key: key.id).map(CredentialSummary.init))

@@ -76,7 +76,9 @@ extension TenancyReader {
         let parts = reference.split(separator: "/", omittingEmptySubsequences: false)
         let (owner, name): (Org, String)
         switch (parts.count, org) {
-        case (2, _): (owner, name) = (try requireOrg(String(parts[0])), String(parts[1]))
+        case (2, _):
+            (owner, name) = (try requireOrg(String(parts[0])), String(parts[1]))
+            if let org, org.id != owner.id { throw AirlockError.notFound(kind: "env", reference: reference) }
         case (1, let org?): (owner, name) = (org, reference)
         default:
             throw AirlockError.invalidArgument("environment '\(reference)': give its id (env_…) or ORG/NAME")

@@ -10,6 +10,8 @@ public enum AirlockError: Error, Equatable, Sendable, CustomStringConvertible, L
     case invalidTransition(kind: String, id: String, from: TenantStatus, to: TenantStatus)
     case parentRevoked(kind: String, id: String)
     case invalidArgument(String)
+    /// The data directory holds no Airlock database (and this command does not create one).
+    case notInitialized(dataDirectory: String)
     case storage(String)
 
     public var description: String {
@@ -28,6 +30,8 @@ public enum AirlockError: Error, Equatable, Sendable, CustomStringConvertible, L
             return "\(kind) \(id) is revoked; nothing new can be created under it"
         case let .invalidArgument(message):
             return message
+        case let .notInitialized(directory):
+            return "no Airlock database in \(directory); run `airlockd init --data-dir \(directory)` first, or check --data-dir / $AIRLOCK_DATA_DIR"
         case let .storage(message):
             return "storage error: \(message)"
         }

@@ -21,9 +21,15 @@ public struct UnixMillis: Hashable, Comparable, Codable, Sendable, CustomStringC
 
     public static func < (lhs: UnixMillis, rhs: UnixMillis) -> Bool { lhs.value < rhs.value }
 
-    /// ISO 8601 in UTC with milliseconds, for humans and JSON output.
+    /// ISO 8601 in UTC with milliseconds, for people (JSON carries the integer). Built from the
+    /// integer so that no floating-point rounding can move it by a millisecond.
     public var description: String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        let seconds = value.floorDiv(1000)
+        let millis = value - seconds * 1000
+        let whole = Date(timeIntervalSince1970: TimeInterval(seconds))
+            .formatted(.iso8601.year().month().day().time(includingFractionalSeconds: false).timeZone(separator: .omitted))
+        let digits = String(millis)
+        return whole.dropLast() + "." + String(repeating: "0", count: 3 - digits.count) + digits + "Z"
     }
 
     public init(from decoder: Decoder) throws {
@@ -44,4 +50,12 @@ public struct WallClock: Sendable {
     public init(now: @escaping @Sendable () -> UnixMillis) { self.now = now }
 
     public static let system = WallClock { UnixMillis.now() }
+}
+
+extension Int64 {
+    /// Division rounding toward negative infinity, so instants before 1970 format correctly.
+    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
+        let quotient = self / divisor
+        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
+    }
 }

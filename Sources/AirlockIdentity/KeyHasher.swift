@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockStore
 import Crypto
 import Foundation
 
@@ -23,22 +24,34 @@ public struct KeyHasher: Sendable {
     /// Lowercase hex HMAC-SHA-256 of the key string.
     public func hash(_ presentedKey: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array(presentedKey.utf8), using: key)
-        return Array(mac).hexString
+        return mac.withUnsafeBytes { $0.hexString }
     }
 
     public static func secretPath(dataDirectory: String) -> String {
         (dataDirectory as NSString).appendingPathComponent("secrets/key-hashing.secret")
     }
 
-    /// Loads the appliance's secret, creating it on first use. Creation uses O_EXCL, so two
+    /// The secret for `store`'s appliance. It may be created only while the database holds no
+    /// credential: a missing secret beside existing keys means a restore went wrong, and a new
+    /// secret would silently make every key unrecognisable.
+    public static func forStore(_ store: Store, dataDirectory: String) async throws -> KeyHasher {
+        let hasCredentials = try await store.read { try $0.credentialCount() > 0 }
+        return try loadOrCreate(dataDirectory: dataDirectory, mayCreate: !hasCredentials)
+    }
+
+    /// Loads the appliance's secret, creating it when allowed. Creation is atomic, so two
     /// processes starting together agree on one secret. An existing file of the wrong size is an
     /// error, never silently replaced: replacing it would invalidate every key.
-    public static func loadOrCreate(dataDirectory: String) throws -> KeyHasher {
+    public static func loadOrCreate(dataDirectory: String, mayCreate: Bool = true) throws -> KeyHasher {
         let path = secretPath(dataDirectory: dataDirectory)
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         if !FileManager.default.fileExists(atPath: path) {
+            guard mayCreate else {
+                throw AirlockError.storage(
+                    "\(path) is missing but the database holds API keys; restore it from the backup taken with the database (without it no existing key can be verified)")
+            }
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             try createSecret(at: path)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -56,25 +69,38 @@ public struct KeyHasher: Sendable {
     private static func createSecret(at path: String) throws {
         let temporary = path + ".\(getpid()).tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw AirlockError.storage("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw systemError("cannot create \(temporary)") }
         defer { unlink(temporary) }
         var generator = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         let written = secret.withUnsafeBytes { write(fd, $0.baseAddress, 32) }
-        let synced = fsync(fd)
+        guard written == 32, fsync(fd) == 0 else {
+            let error = systemError("cannot write \(temporary)")
+            close(fd)
+            throw error
+        }
         close(fd)
-        guard written == 32, synced == 0 else {
-            throw AirlockError.storage("cannot write \(temporary): \(String(cString: strerror(errno)))")
-        }
         if link(temporary, path) != 0 && errno != EEXIST {
-            throw AirlockError.storage("cannot create \(path): \(String(cString: strerror(errno)))")
+            throw systemError("cannot create \(path)")
         }
+        // Make the new directory entry itself durable before anything is hashed with it.
+        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+    }
+
+    /// An error naming `what` and the current `errno`, read before anything can overwrite it.
+    private static func systemError(_ what: String) -> AirlockError {
+        let reason = String(cString: strerror(errno))
+        return AirlockError.storage("\(what): \(reason)")
     }
 }
 
 /// Compares two strings in time that depends only on their lengths, so that a hash comparison
 /// does not reveal how many leading characters matched.
-func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+public func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
     let a = Array(lhs.utf8)
     let b = Array(rhs.utf8)
     guard a.count == b.count else { return false }

@@ -10,7 +10,7 @@ enum AuditLog {
     static func append(_ entry: AuditEntry, in db: Database) throws -> ChainPosition {
         let head = try ChainHead.read(table: "audit_log", db: db)
         let seq = head.seq + 1
-        let hash = ChainedRows.auditHash(entry, seq: seq, prevHash: head.hash)
+        let hash = ChainedRows.auditDigest(entry).linked(seq: seq, prevHash: head.hash)
         try db.execute(
             sql: """
                 INSERT INTO audit_log (seq, ts, actor, action, target_type, target_id, before_json, after_json, prev_hash, hash)

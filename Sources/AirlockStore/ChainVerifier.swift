@@ -40,14 +40,14 @@ extension Store {
     /// Walks the usage ledger in one read snapshot, recomputing every hash.
     public func verifyLedger() async throws -> ChainReport {
         try await verifyChain(table: "usage_ledger") { row, seq, prev in
-            ChainedRows.ledgerHash(try Ledger.record(row: row), seq: seq, prevHash: prev)
+            ChainedRows.ledgerDigest(try Ledger.record(row: row)).linked(seq: seq, prevHash: prev)
         }
     }
 
     /// Walks the audit log in one read snapshot, recomputing every hash.
     public func verifyAuditLog() async throws -> ChainReport {
         try await verifyChain(table: "audit_log") { row, seq, prev in
-            ChainedRows.auditHash(AuditLog.entry(row: row), seq: seq, prevHash: prev)
+            ChainedRows.auditDigest(AuditLog.entry(row: row)).linked(seq: seq, prevHash: prev)
         }
     }
 

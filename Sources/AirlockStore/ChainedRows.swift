@@ -1,15 +1,15 @@
 import AirlockCore
 
-/// How each chained table turns a row into hash input. The field order here *is* the format:
+/// How each chained table turns a row into hash input: these fields, in this order, then `seq`
+/// and `prev_hash` (``RowDigest/linked(seq:prevHash:)``). The field order here *is* the format:
 /// changing it breaks verification of every existing appliance, so a new layout needs a new
 /// domain string (`….v2`) and a verifier that knows both.
 enum ChainedRows {
     static let ledgerDomain = "airlock.usage_ledger.v1"
     static let auditDomain = "airlock.audit_log.v1"
 
-    static func ledgerHash(_ record: UsageRecord, seq: Int64, prevHash: String) -> String {
+    static func ledgerDigest(_ record: UsageRecord) -> RowDigest {
         var encoding = CanonicalEncoding(domain: ledgerDomain)
-        encoding.append(seq)
         encoding.append(record.usageID)
         encoding.append(record.requestID)
         encoding.append(record.timestamp.value)
@@ -27,13 +27,11 @@ enum ChainedRows {
         encoding.append(record.streamed)
         encoding.append(record.finishReason)
         encoding.append(record.tokenSource.rawValue)
-        encoding.append(prevHash)
-        return encoding.sha256Hex
+        return encoding.digest
     }
 
-    static func auditHash(_ entry: AuditEntry, seq: Int64, prevHash: String) -> String {
+    static func auditDigest(_ entry: AuditEntry) -> RowDigest {
         var encoding = CanonicalEncoding(domain: auditDomain)
-        encoding.append(seq)
         encoding.append(entry.timestamp.value)
         encoding.append(entry.actor)
         encoding.append(entry.action)
@@ -41,7 +39,6 @@ enum ChainedRows {
         encoding.append(entry.targetID)
         encoding.append(entry.before)
         encoding.append(entry.after)
-        encoding.append(prevHash)
-        return encoding.sha256Hex
+        return encoding.digest
     }
 }

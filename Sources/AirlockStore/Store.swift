@@ -13,9 +13,15 @@ public final class Store: Sendable {
     let pool: DatabasePool
     public let path: String
 
-    public init(dataDirectory: String) throws {
-        try Self.prepareDirectory(dataDirectory)
+    /// Opens the database in `dataDirectory`. With `create: false` a missing database is an
+    /// error rather than a fresh, empty appliance: a mistyped `--data-dir` must not quietly start
+    /// a second set of tenants.
+    public init(dataDirectory: String, create: Bool = true) throws {
         path = (dataDirectory as NSString).appendingPathComponent(Self.databaseFileName)
+        guard create || FileManager.default.fileExists(atPath: path) else {
+            throw AirlockError.notInitialized(dataDirectory: dataDirectory)
+        }
+        try Self.prepareDirectory(dataDirectory)
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -40,6 +46,12 @@ public final class Store: Sendable {
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else {
                 throw AirlockError.storage("data dir \(directory) exists and is not a directory")
+            }
+            // Tighten a directory someone else created with looser permissions (best effort:
+            // it fails harmlessly when we do not own it).
+            let mode = (try? FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int) ?? 0
+            if mode & 0o077 != 0 {
+                try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
             }
             return
         }

@@ -94,6 +94,11 @@ public struct TenancyReader {
         }
     }
 
+    /// How many credentials exist at all: zero means the key-hashing secret may still be created.
+    public func credentialCount() throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM api_key_credentials") ?? 0
+    }
+
     /// Changes whenever any org, environment, key or credential row is inserted or updated.
     public func tenancyGeneration() throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT value FROM tenancy_generation WHERE id = 1") ?? 0

@@ -7,6 +7,11 @@ struct EnvCommand: AsyncParsableCommand {
         commandName: "env", abstract: "Environments (dev, staging, prod, …) inside an org.",
         subcommands: [Create.self, List.self, Show.self, Suspend.self, Resume.self, Revoke.self])
 
+    /// One environment: a JSON object (not a one-element array) for scripts, a table row for people.
+    static func showOne(_ value: Environment, json: Bool) {
+        json ? Output.json(value) : show([value], json: false)
+    }
+
     static func show(_ envs: [Environment], json: Bool) {
         if json { return Output.json(envs) }
         Output.table(["ID", "ORG", "NAME", "STATUS", "CREATED"], envs.map {
@@ -23,7 +28,7 @@ struct EnvCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let env = try await global.admin().createEnvironment(org: org, name: name, by: global.actor)
-                global.json ? Output.json(env) : print("created env \(org)/\(env.name) (\(env.id))")
+                global.json ? Output.json(env) : print("created env \(env.name) (\(env.id)) in org \(env.orgID)")
             }
         }
     }
@@ -44,7 +49,7 @@ struct EnvCommand: AsyncParsableCommand {
         @Argument(help: "Environment id, or ORG/NAME.") var env: String
 
         func run() async throws {
-            try await runReportingErrors { EnvCommand.show([try await global.admin().environment(env)], json: global.json) }
+            try await runReportingErrors { EnvCommand.showOne(try await global.admin().environment(env), json: global.json) }
         }
     }
 
@@ -54,7 +59,7 @@ struct EnvCommand: AsyncParsableCommand {
         @Argument(help: "Environment id, or ORG/NAME.") var env: String
 
         func run() async throws {
-            try await runReportingErrors { EnvCommand.show([try await global.admin().suspendEnvironment(env, by: global.actor)], json: global.json) }
+            try await runReportingErrors { EnvCommand.showOne(try await global.admin().suspendEnvironment(env, by: global.actor), json: global.json) }
         }
     }
 
@@ -64,7 +69,7 @@ struct EnvCommand: AsyncParsableCommand {
         @Argument(help: "Environment id, or ORG/NAME.") var env: String
 
         func run() async throws {
-            try await runReportingErrors { EnvCommand.show([try await global.admin().resumeEnvironment(env, by: global.actor)], json: global.json) }
+            try await runReportingErrors { EnvCommand.showOne(try await global.admin().resumeEnvironment(env, by: global.actor), json: global.json) }
         }
     }
 
@@ -74,7 +79,7 @@ struct EnvCommand: AsyncParsableCommand {
         @Argument(help: "Environment id, or ORG/NAME.") var env: String
 
         func run() async throws {
-            try await runReportingErrors { EnvCommand.show([try await global.admin().revokeEnvironment(env, by: global.actor)], json: global.json) }
+            try await runReportingErrors { EnvCommand.showOne(try await global.admin().revokeEnvironment(env, by: global.actor), json: global.json) }
         }
     }
 }

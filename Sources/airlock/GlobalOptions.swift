@@ -16,20 +16,21 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
-    /// Opens the store and the admin layer over it.
-    func admin() throws -> AdminActions {
+    /// Opens the store (which `airlockd init` must have created) and the admin layer over it.
+    func admin() async throws -> AdminActions {
         let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
-        let store = try Store(dataDirectory: config.dataDir)
-        let hasher = try KeyHasher.loadOrCreate(dataDirectory: config.dataDir)
+        let store = try Store(dataDirectory: config.dataDir, create: false)
+        let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
         return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
     }
 
-    /// Who the audit log says did it: the Unix user, and the user behind sudo if there is one.
+    /// Who the audit log says did it: the effective Unix user, which the kernel vouches for.
+    /// sudo's `SUDO_USER` is recorded beside it as a claim, labelled as such, because anyone
+    /// able to run the command as that user could also have set the variable.
     var actor: AdminActor {
-        let environment = ProcessInfo.processInfo.environment
         let user = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_name) } ?? "uid\(geteuid())"
-        if let sudoUser = environment["SUDO_USER"], sudoUser != user {
-            return AdminActor("cli:\(sudoUser) (sudo as \(user))")
+        if let claimed = ProcessInfo.processInfo.environment["SUDO_USER"], !claimed.isEmpty, claimed != user {
+            return AdminActor("cli:\(user) (SUDO_USER=\(claimed))")
         }
         return AdminActor("cli:\(user)")
     }

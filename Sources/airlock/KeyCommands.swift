@@ -104,7 +104,9 @@ struct KeyCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let details = try await global.admin().key(key)
-                if global.json { return KeyCommand.show([details], json: true) }
+                if global.json {
+                    return Output.json(KeyOutput(details.key, displayPrefix: details.displayPrefix, credentials: details.credentials))
+                }
                 let k = details.key
                 Output.fields([
                     ("id", k.id.rawValue), ("name", k.name ?? "-"), ("status", k.status.rawValue),
@@ -173,7 +175,11 @@ struct KeyCommand: AsyncParsableCommand {
                 guard let line = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces), !line.isEmpty else {
                     throw AirlockError.invalidArgument("no key on standard input")
                 }
-                KeyCommand.show([try await global.admin().identifyKey(secret: line)], json: global.json)
+                let details = try await global.admin().identifyKey(secret: line)
+                if global.json {
+                    return Output.json(KeyOutput(details.key, displayPrefix: details.displayPrefix, credentials: details.credentials))
+                }
+                KeyCommand.show([details], json: false)
             }
         }
     }

@@ -7,6 +7,11 @@ struct OrgCommand: AsyncParsableCommand {
         commandName: "org", abstract: "Organisations: the top-level tenants.",
         subcommands: [Create.self, List.self, Show.self, Suspend.self, Resume.self, Revoke.self])
 
+    /// One org: a JSON object (not a one-element array) for scripts, a table row for people.
+    static func showOne(_ value: Org, json: Bool) {
+        json ? Output.json(value) : show([value], json: false)
+    }
+
     static func show(_ orgs: [Org], json: Bool) {
         if json { return Output.json(orgs) }
         Output.table(["ID", "NAME", "STATUS", "CREATED"], orgs.map {
@@ -42,7 +47,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument(help: "Org id or name.") var org: String
 
         func run() async throws {
-            try await runReportingErrors { OrgCommand.show([try await global.admin().org(org)], json: global.json) }
+            try await runReportingErrors { OrgCommand.showOne(try await global.admin().org(org), json: global.json) }
         }
     }
 
@@ -52,7 +57,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument(help: "Org id or name.") var org: String
 
         func run() async throws {
-            try await runReportingErrors { OrgCommand.show([try await global.admin().suspendOrg(org, by: global.actor)], json: global.json) }
+            try await runReportingErrors { OrgCommand.showOne(try await global.admin().suspendOrg(org, by: global.actor), json: global.json) }
         }
     }
 
@@ -62,7 +67,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument(help: "Org id or name.") var org: String
 
         func run() async throws {
-            try await runReportingErrors { OrgCommand.show([try await global.admin().resumeOrg(org, by: global.actor)], json: global.json) }
+            try await runReportingErrors { OrgCommand.showOne(try await global.admin().resumeOrg(org, by: global.actor), json: global.json) }
         }
     }
 
@@ -72,7 +77,7 @@ struct OrgCommand: AsyncParsableCommand {
         @Argument(help: "Org id or name.") var org: String
 
         func run() async throws {
-            try await runReportingErrors { OrgCommand.show([try await global.admin().revokeOrg(org, by: global.actor)], json: global.json) }
+            try await runReportingErrors { OrgCommand.showOne(try await global.admin().revokeOrg(org, by: global.actor), json: global.json) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockIdentity
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -65,13 +66,16 @@ struct CheckConfig: AsyncParsableCommand {
 
 struct Initialize: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "init", abstract: "Create the data directory and bring its database schema up to date.")
+        commandName: "init",
+        abstract: "Create the data directory, its key-hashing secret, and bring the database schema up to date.",
+        discussion: "Run it as the user the daemon runs as (e.g. sudo -u airlock), so that it owns what it creates.")
     @OptionGroup var options: DaemonOptions
 
     func run() async throws {
         let config = try options.load()
         do {
             let store = try Store(dataDirectory: config.dataDir)
+            _ = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
             let applied = try await store.appliedMigrations()
             print("data dir \(config.dataDir) ready: \(applied.count) migrations applied (\(applied.last ?? "none"))")
         } catch let error as AirlockError {

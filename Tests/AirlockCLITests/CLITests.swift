@@ -13,7 +13,7 @@ import Testing
     }
 
     @Test func createsOrgEnvAndKeyAndPrintsTheSecretOnceAsJSON() throws {
-        let dir = TemporaryDirectory()
+        let dir = try Executables.initializedDataDir()
         #expect(try Executables.airlock(dir.path, "org", "create", "acme").status == 0)
         #expect(try Executables.airlock(dir.path, "env", "create", "acme", "prod").status == 0)
         let created = try Executables.airlock(dir.path, "--json", "key", "create", "acme", "prod", "--name", "ci", "--models", "m1,m2", "--expires", "30d")
@@ -57,11 +57,14 @@ import Testing
         (["key", "revoke", "key_0000000000000000"], "key 'key_0000000000000000' not found"),
         (["key", "revoke", "alk_notanid"], "is not a key id"),
         (["key", "rotate", "key_0000000000000000", "--grace=-5"], "grace must be"),
+        (["key", "create", "other", "acme/prod"], "env 'acme/prod' not found"),
+        (["audit", "list", "--limit", "0"], "--limit must be"),
     ])
     func badInputGetsAClearMessageAndNonZeroExit(arguments: [String], message: String) throws {
-        let dir = TemporaryDirectory()
+        let dir = try Executables.initializedDataDir()
         _ = try Executables.airlock(dir.path, "org", "create", "acme")
         _ = try Executables.airlock(dir.path, "env", "create", "acme", "prod")
+        _ = try Executables.airlock(dir.path, "org", "create", "other")
         let outcome = try Executables.run("airlock", ["--data-dir", dir.path] + arguments)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains(message), "stderr was: \(outcome.stderr)")
@@ -69,7 +72,7 @@ import Testing
     }
 
     @Test func identifyRefusesAMalformedOrUnknownSecret() throws {
-        let dir = TemporaryDirectory()
+        let dir = try Executables.initializedDataDir()
         let malformed = try Executables.airlock(dir.path, "key", "identify", input: "sk-not-ours\n")
         #expect(malformed.status == 1 && malformed.stderr.contains("not an Airlock API key"))
         let empty = try Executables.airlock(dir.path, "key", "identify", input: "")
@@ -96,15 +99,43 @@ import Testing
     }
 
     @Test func auditVerifyCatchesADeletedRow() throws {
-        let dir = TemporaryDirectory()
+        let dir = try Executables.initializedDataDir()
         for name in ["a", "b", "c", "d"] { _ = try Executables.airlock(dir.path, "org", "create", name) }
         try Tampering.run(databasePath: dir.child(Store.databaseFileName), table: "audit_log", "DELETE FROM audit_log WHERE seq = 2")
         let broken = try Executables.airlock(dir.path, "audit", "verify")
         #expect(broken.status == 1 && broken.stdout.contains("BROKEN at seq 2") && broken.stdout.contains("missing"))
     }
 
-    @Test func dataDirComesFromTheEnvironmentToo() throws {
+    @Test func aMistypedDataDirIsAnErrorNotANewAppliance() throws {
         let dir = TemporaryDirectory()
+        let outcome = try Executables.airlock(dir.child("typo"), "org", "list")
+        #expect(outcome.status == 1 && outcome.stderr.contains("no Airlock database"))
+        #expect(!FileManager.default.fileExists(atPath: dir.child("typo")))
+    }
+
+    @Test func aLostKeyHashingSecretIsReportedNotRegenerated() throws {
+        let dir = try Executables.initializedDataDir()
+        _ = try Executables.airlock(dir.path, "org", "create", "acme")
+        _ = try Executables.airlock(dir.path, "env", "create", "acme", "prod")
+        _ = try Executables.airlock(dir.path, "key", "create", "acme", "prod")
+        try FileManager.default.removeItem(atPath: dir.child("secrets/key-hashing.secret"))
+        let outcome = try Executables.airlock(dir.path, "key", "list")
+        #expect(outcome.status == 1 && outcome.stderr.contains("restore it from the backup"))
+        #expect(!FileManager.default.fileExists(atPath: dir.child("secrets/key-hashing.secret")))
+    }
+
+    @Test func theAuditActorIsTheEffectiveUserWithSudoOnlyAsALabelledClaim() throws {
+        let dir = try Executables.initializedDataDir()
+        _ = try Executables.run("airlock", ["--data-dir", dir.path, "org", "create", "acme"], environment: ["SUDO_USER": "mallory"])
+        let trail = try Executables.airlock(dir.path, "--json", "audit", "list")
+        let rows = try #require(try Executables.json(trail) as? [[String: Any]])
+        let actor = try #require(rows.first?["actor"] as? String)
+        #expect(actor.hasPrefix("cli:") && actor.hasSuffix("(SUDO_USER=mallory)"))
+        #expect(!actor.hasPrefix("cli:mallory"))
+    }
+
+    @Test func dataDirComesFromTheEnvironmentToo() throws {
+        let dir = try Executables.initializedDataDir()
         let created = try Executables.run("airlock", ["org", "create", "envorg"], environment: ["AIRLOCK_DATA_DIR": dir.path])
         #expect(created.status == 0)
         #expect(try Executables.airlock(dir.path, "org", "show", "envorg").status == 0)
@@ -135,5 +166,49 @@ import Testing
         let dir = TemporaryDirectory()
         let outcome = try Executables.run("airlockd", ["init", "--data-dir", dir.child("fresh")])
         #expect(outcome.status == 0 && outcome.stdout.contains("migrations applied"))
+    }
+}
+
+/// The hash-chain format in docs/SECURITY.md is what Airlock writes: an independent verifier
+/// written from the document alone (scripts/verify-chains.py, Python standard library) agrees
+/// with `airlock ledger verify` on intact and on tampered chains.
+@Suite struct IndependentVerifierTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("scripts/verify-chains.py").path
+
+    static func runVerifier(_ database: String) throws -> Executables.Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, database]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Executables.Outcome(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
+    }
+
+    @Test func agreesWithAirlockOnIntactAndTamperedChains() async throws {
+        let dir = try Executables.initializedDataDir()
+        _ = try Executables.airlock(dir.path, "org", "create", "acme")
+        _ = try Executables.airlock(dir.path, "env", "create", "acme", "prod")
+        _ = try Executables.airlock(dir.path, "key", "create", "acme", "prod", "--models", "m1")
+        do {
+            let appender = LedgerAppender(store: try Store(dataDirectory: dir.path), maxBatch: 8)
+            for index in 0..<25 {
+                var record = Samples.usage(index)
+                record.finishReason = index % 3 == 0 ? nil : "stop ✓"  // nulls and non-ASCII too
+                _ = try await appender.append(record)
+            }
+        }
+        let database = dir.child(Store.databaseFileName)
+        let intact = try Self.runVerifier(database)
+        #expect(intact.status == 0, "\(intact.stdout)")
+        #expect(intact.stdout.contains("usage_ledger: OK, 25 rows") && intact.stdout.contains("audit_log: OK, 3 rows"))
+
+        try Tampering.run(databasePath: database, table: "usage_ledger", "UPDATE usage_ledger SET node = 'gpu-99' WHERE seq = 11")
+        let tampered = try Self.runVerifier(database)
+        #expect(tampered.status == 1 && tampered.stdout.contains("usage_ledger: BROKEN at seq 11"))
+        #expect(try Executables.airlock(dir.path, "ledger", "verify").stdout.contains("BROKEN at seq 11"))
     }
 }

@@ -1,3 +1,4 @@
+import AirlockTestSupport
 import Foundation
 
 /// Runs the built `airlock`, `airlockd` and `airlock-bench` binaries as an operator would.
@@ -49,6 +50,14 @@ enum Executables {
     /// `airlock --data-dir DIR ARGS…`
     static func airlock(_ dataDir: String, _ arguments: String..., input: String? = nil) throws -> Outcome {
         try run("airlock", ["--data-dir", dataDir] + arguments, input: input)
+    }
+
+    /// A temporary data directory prepared by `airlockd init`, as an installer would.
+    static func initializedDataDir() throws -> TemporaryDirectory {
+        let dir = TemporaryDirectory()
+        let outcome = try run("airlockd", ["init", "--data-dir", dir.path])
+        precondition(outcome.status == 0, "airlockd init failed: \(outcome.stderr)")
+        return dir
     }
 
     static func json(_ outcome: Outcome) throws -> Any {

@@ -108,7 +108,7 @@ import Testing
         #expect(report.rowsChecked == Int64(tasks * rowsPerTask))
         #expect(report.verifiedHead?.hash == positions.max { $0.seq < $1.seq }?.hash)
         // Group commit actually grouped: fewer transactions than rows.
-        #expect(await appender.committedBatches < tasks * rowsPerTask)
+        #expect(appender.committedBatches < tasks * rowsPerTask)
     }
 
     @Test func rowsSurviveReopeningTheStore() async throws {
@@ -124,6 +124,25 @@ import Testing
         let next = try await appender.append(Samples.usage(5))
         #expect(next.seq == 6 && next.prevHash == head?.hash)
         #expect(try await reopened.verifyLedger().isIntact)
+    }
+
+    @Test func aRefusedRowInABusyBatchFailsAloneAndItsNeighboursAreAppended() async throws {
+        let dir = TemporaryDirectory()
+        let store = try Store(dataDirectory: dir.path)
+        let appender = LedgerAppender(store: store, maxBatch: 64)
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    var record = Samples.usage(index)
+                    if index == 77 { record.latencyMillis = -3 }  // violates CHECK (latency_ms >= 0)
+                    return (try? await appender.append(record)) != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { !$0 }.count == 1)
+        let report = try await store.verifyLedger()
+        #expect(report.isIntact && report.rowsChecked == 199)
     }
 
     @Test func aRowTheDatabaseRefusesFailsOnlyItsBatchAndLeavesTheChainIntact() async throws {

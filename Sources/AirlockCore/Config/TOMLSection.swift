@@ -30,15 +30,6 @@ struct TOMLSection {
         return text
     }
 
-    mutating func bool(_ key: String) throws -> Bool? {
-        consumed.insert(key)
-        guard let value = table[key] else { return nil }
-        guard value.type == .bool, let flag = value.bool else {
-            throw error(key, "expected true or false, got \(value.type)")
-        }
-        return flag
-    }
-
     mutating func int(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
         consumed.insert(key)
         guard let value = table[key] else { return nil }

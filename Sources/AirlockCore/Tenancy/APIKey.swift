@@ -38,8 +38,9 @@ public struct APIKey: Codable, Sendable, Equatable {
 
 /// One secret that authenticates an ``APIKey``. Only its keyed hash is stored.
 ///
-/// A key has one current credential and, during a rotation's grace window, the previous one too;
-/// `retiresAt` is when a superseded credential stops working.
+/// A key has one current credential and, inside rotation grace windows, any superseded ones
+/// whose `retiresAt` has not yet passed (rotating twice quickly leaves two). A later rotation
+/// never extends an earlier credential's retirement.
 public struct KeyCredential: Codable, Sendable, Equatable {
     public var keyID: KeyID
     /// The short, non-secret start of the key string (`alk_XXXXXXXX`), used to list and find it.
