@@ -50,8 +50,7 @@ public struct KeyHasher: Sendable {
                 throw AirlockError.storage(
                     "\(path) is missing but the database holds API keys; restore it from the backup taken with the database (without it no existing key can be verified)")
             }
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try createPrivateDirectory(directory)
             try createSecret(at: path)
         }
         guard let data = FileManager.default.contents(atPath: path) else {
@@ -84,11 +83,26 @@ public struct KeyHasher: Sendable {
             throw systemError("cannot create \(path)")
         }
         // Make the new directory entry itself durable before anything is hashed with it.
-        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
+        fsyncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    /// Creates `secrets/` (0700) if needed, making its directory entry durable; tightens an
+    /// existing one that others could read.
+    private static func createPrivateDirectory(_ directory: String) throws {
+        if FileManager.default.fileExists(atPath: directory) {
+            try? FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory)
+            return
         }
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        fsyncDirectory((directory as NSString).deletingLastPathComponent)
+    }
+
+    private static func fsyncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 
     /// An error naming `what` and the current `errno`, read before anything can overwrite it.

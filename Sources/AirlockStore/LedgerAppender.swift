@@ -59,7 +59,8 @@ public final class LedgerAppender: Sendable {
     /// Appends `records` in order as one transaction: all durable, or none kept. For callers that
     /// already hold many rows (replays, imports, the benchmark's chain-only measurement).
     public func append(contentsOf records: [UsageRecord]) async throws -> [ChainPosition] {
-        try await commit(records.map { DigestedRecord(record: $0, digest: ChainedRows.ledgerDigest($0)) }).get()
+        try await commit(records.map { DigestedRecord(record: $0, digest: ChainedRows.ledgerDigest($0)) })
+            .mapError(Self.reported).get()
     }
 
     /// Drains the queue one batch per transaction until it is empty. Rows that arrive while a
@@ -76,14 +77,26 @@ public final class LedgerAppender: Sendable {
             switch await commit(batch.map(\.row)) {
             case let .success(positions):
                 for (item, position) in zip(batch, positions) { item.continuation.resume(returning: position) }
-            case let .failure(error) where batch.count == 1:
-                batch[0].continuation.resume(throwing: error)
+            case let .failure(error) where batch.count == 1 || !Self.isRowSpecific(error):
+                // Disk full, I/O error, lock timeout: the same for every row, so do not make 512
+                // more attempts; every caller in the batch gets the error.
+                for item in batch { item.continuation.resume(throwing: Self.reported(error)) }
             case .failure:
+                // A constraint refused some row: commit one by one so that only it fails.
                 for item in batch {
-                    item.continuation.resume(with: await commit([item.row]).map { $0[0] })
+                    item.continuation.resume(with: await commit([item.row]).map { $0[0] }.mapError(Self.reported))
                 }
             }
         }
+    }
+
+    /// What callers see: Airlock's storage error, like every other database failure.
+    private static func reported(_ error: Error) -> Error {
+        (error as? LedgerCommitError).map { AirlockError.storage($0.message) } ?? error
+    }
+
+    private static func isRowSpecific(_ error: Error) -> Bool {
+        (error as? LedgerCommitError)?.resultCode.primaryResultCode == .SQLITE_CONSTRAINT
     }
 
     private func commit(_ records: [DigestedRecord]) async -> Result<[ChainPosition], Error> {
@@ -95,11 +108,18 @@ public final class LedgerAppender: Sendable {
             }
             return .success(positions)
         } catch let error as DatabaseError {
-            return .failure(AirlockError.storage(error.message ?? "\(error)"))
+            return .failure(LedgerCommitError(resultCode: error.resultCode, message: error.message ?? "\(error)"))
         } catch {
             return .failure(error)
         }
     }
+}
+
+/// Why a ledger commit failed, keeping SQLite's result code so the appender can tell a row the
+/// schema refused from a failure of the disk. Callers receive it as ``AirlockError/storage(_:)``.
+struct LedgerCommitError: Error {
+    var resultCode: ResultCode
+    var message: String
 }
 
 /// A usage row with its fields already hashed.

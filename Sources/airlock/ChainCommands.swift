@@ -29,7 +29,7 @@ struct LedgerCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await runReportingErrors { try reportChain(try await global.admin().verifyLedger(), json: global.json) }
+            try await runReportingErrors { try reportChain(try await global.ledgerAudit().verifyLedger(), json: global.json) }
         }
     }
 }
@@ -47,7 +47,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 guard (1...100_000).contains(limit) else { throw AirlockError.invalidArgument("--limit must be 1...100000") }
-                let entries = try await global.admin().auditTrail(targetID: target, limit: limit)
+                let entries = try await global.ledgerAudit().auditTrail(targetID: target, limit: limit)
                 if global.json { return Output.json(entries) }
                 Output.table(["TIME", "ACTOR", "ACTION", "TARGET"], entries.map {
                     [$0.timestamp.description, $0.actor, $0.action, $0.targetID]
@@ -61,7 +61,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await runReportingErrors { try reportChain(try await global.admin().verifyAuditLog(), json: global.json) }
+            try await runReportingErrors { try reportChain(try await global.ledgerAudit().verifyAuditLog(), json: global.json) }
         }
     }
 }

@@ -24,6 +24,12 @@ struct GlobalOptions: ParsableArguments {
         return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
     }
 
+    /// Chain verification and the audit trail: the database only, no secret needed.
+    func ledgerAudit() throws -> LedgerAudit {
+        let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+        return LedgerAudit(store: try Store(dataDirectory: config.dataDir, create: false))
+    }
+
     /// Who the audit log says did it: the effective Unix user, which the kernel vouches for.
     /// sudo's `SUDO_USER` is recorded beside it as a claim, labelled as such, because anyone
     /// able to run the command as that user could also have set the variable.

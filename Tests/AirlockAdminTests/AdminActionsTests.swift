@@ -130,6 +130,6 @@ struct AdminFixture {
                 #expect(!text.contains(hasher.hash(issued.secret)))
             }
         }
-        #expect(try await f.admin.verifyAuditLog().isIntact)
+        #expect(try await LedgerAudit(store: f.store).verifyAuditLog().isIntact)
     }
 }

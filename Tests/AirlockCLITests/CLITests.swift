@@ -188,7 +188,8 @@ import Testing
         return Executables.Outcome(status: process.terminationStatus, stdout: String(decoding: data, as: UTF8.self), stderr: "")
     }
 
-    @Test func agreesWithAirlockOnIntactAndTamperedChains() async throws {
+    /// An appliance with three audit rows and 25 ledger rows, some with null and non-ASCII fields.
+    static func populated() async throws -> TemporaryDirectory {
         let dir = try Executables.initializedDataDir()
         _ = try Executables.airlock(dir.path, "org", "create", "acme")
         _ = try Executables.airlock(dir.path, "env", "create", "acme", "prod")
@@ -201,14 +202,41 @@ import Testing
                 _ = try await appender.append(record)
             }
         }
-        let database = dir.child(Store.databaseFileName)
-        let intact = try Self.runVerifier(database)
+        return dir
+    }
+
+    @Test func agreesWithAirlockOnAnIntactChain() async throws {
+        let dir = try await Self.populated()
+        let intact = try Self.runVerifier(dir.child(Store.databaseFileName))
         #expect(intact.status == 0, "\(intact.stdout)")
         #expect(intact.stdout.contains("usage_ledger: OK, 25 rows") && intact.stdout.contains("audit_log: OK, 3 rows"))
+        #expect(try Executables.airlock(dir.path, "ledger", "verify").status == 0)
+    }
 
-        try Tampering.run(databasePath: database, table: "usage_ledger", "UPDATE usage_ledger SET node = 'gpu-99' WHERE seq = 11")
-        let tampered = try Self.runVerifier(database)
-        #expect(tampered.status == 1 && tampered.stdout.contains("usage_ledger: BROKEN at seq 11"))
-        #expect(try Executables.airlock(dir.path, "ledger", "verify").stdout.contains("BROKEN at seq 11"))
+    @Test(arguments: [
+        ("UPDATE usage_ledger SET node = 'gpu-99' WHERE seq = 11", 11),
+        ("DELETE FROM usage_ledger WHERE seq = 5", 5),
+        ("UPDATE usage_ledger SET prev_hash = (SELECT hash FROM usage_ledger WHERE seq = 2) WHERE seq = 8", 8),
+        ("UPDATE usage_ledger SET finish_reason = NULL WHERE seq = 20", 20),
+    ])
+    func agreesWithAirlockOnWhereAChainBreaks(tampering: String, seq: Int) async throws {
+        let dir = try await Self.populated()
+        let database = dir.child(Store.databaseFileName)
+        try Tampering.run(databasePath: database, table: "usage_ledger", tampering)
+        let independent = try Self.runVerifier(database)
+        #expect(independent.status == 1 && independent.stdout.contains("usage_ledger: BROKEN at seq \(seq)"), "\(independent.stdout)")
+        let airlock = try Executables.airlock(dir.path, "ledger", "verify")
+        #expect(airlock.status == 1 && airlock.stdout.contains("BROKEN at seq \(seq)"), "\(airlock.stdout)")
+    }
+
+    @Test func anAuditorVerifiesACopyWithoutTheAppliancesSecrets() async throws {
+        let dir = try await Self.populated()
+        let copy = TemporaryDirectory()
+        try FileManager.default.copyItem(atPath: dir.child(Store.databaseFileName), toPath: copy.child(Store.databaseFileName))
+        for command in [["ledger", "verify"], ["audit", "verify"], ["audit", "list"]] {
+            let outcome = try Executables.run("airlock", ["--data-dir", copy.path] + command)
+            #expect(outcome.status == 0, "\(command): \(outcome.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: copy.child("secrets")))
     }
 }

@@ -1,6 +1,6 @@
 /// What one served request consumed: the row appended to the usage ledger (seed 004 § 34, plus
 /// the fields the brief adds). Chain fields (`seq`, `prev_hash`, `hash`) are assigned by the
-/// ledger at append time and live on ``LedgerRow``.
+/// ledger at append time and returned as a ``ChainPosition``.
 public struct UsageRecord: Codable, Sendable, Equatable {
     /// Whether token counts came from the engine's `usage` or were estimated by Airlock.
     public enum TokenSource: String, Codable, Sendable {
