@@ -1,5 +1,6 @@
 import AirlockCore
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// Appends usage rows to the hash-chained ledger with group commit.
@@ -141,16 +142,39 @@ enum Ledger {
             """)
         var positions: [ChainPosition] = []
         positions.reserveCapacity(records.count)
+        let sqlite = statement.sqliteStatement
         for (record, digest) in records.map({ ($0.record, $0.digest) }) {
             let seq = head.seq + 1
             let hash = digest.linked(seq: seq, prevHash: head.hash)
-            try statement.execute(arguments: [
-                seq, record.usageID, record.requestID, record.timestamp.value, record.orgID.rawValue,
-                record.envID.rawValue, record.keyID.rawValue, record.zone, record.model, record.node,
-                record.promptTokens, record.completionTokens, record.totalTokens, record.latencyMillis,
-                record.costMicros, record.streamed, record.finishReason, record.tokenSource.rawValue,
-                head.hash, hash,
-            ])
+            var binder = RowBinder(statement: sqlite)
+            binder.bind(seq)
+            binder.bind(record.usageID)
+            binder.bind(record.requestID)
+            binder.bind(record.timestamp.value)
+            binder.bind(record.orgID.rawValue)
+            binder.bind(record.envID.rawValue)
+            binder.bind(record.keyID.rawValue)
+            binder.bind(record.zone)
+            binder.bind(record.model)
+            binder.bind(record.node)
+            binder.bind(record.promptTokens)
+            binder.bind(record.completionTokens)
+            binder.bind(record.totalTokens)
+            binder.bind(record.latencyMillis)
+            binder.bind(record.costMicros)
+            binder.bind(record.streamed ? 1 : 0)
+            binder.bind(record.finishReason)
+            binder.bind(record.tokenSource.rawValue)
+            binder.bind(head.hash)
+            binder.bind(hash)
+            let code = sqlite3_step(sqlite)
+            // Read the message before reset, and reset before throwing, so the statement never
+            // stays busy and the transaction can roll back cleanly.
+            let message = code == SQLITE_DONE ? nil : db.lastErrorMessage
+            sqlite3_reset(sqlite)
+            guard code == SQLITE_DONE else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+            }
             positions.append(ChainPosition(seq: seq, prevHash: head.hash, hash: hash))
             head = ChainHead(seq: seq, hash: hash)
         }
@@ -171,5 +195,34 @@ enum Ledger {
         // Hash what is stored, not what the initialiser derives: a tampered total must show.
         record.totalTokens = row["total_tokens"]
         return record
+    }
+}
+
+/// Binds parameters 1, 2, 3, … of a prepared statement straight through SQLite's C API. The
+/// ledger insert runs once per row inside the single writer; GRDB's general `StatementArguments`
+/// path boxes each of its 20 values and was the largest cost there (see docs/BENCHMARKS.md).
+struct RowBinder {
+    let statement: OpaquePointer
+    private var index: Int32 = 1
+    /// SQLITE_TRANSIENT: SQLite copies the bytes, so Swift's temporary C string may go away.
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(statement: OpaquePointer) { self.statement = statement }
+
+    mutating func bind(_ value: Int64) {
+        sqlite3_bind_int64(statement, index, value)
+        index += 1
+    }
+
+    mutating func bind(_ value: String?) {
+        if let value {
+            var text = value
+            text.withUTF8 { utf8 in
+                _ = sqlite3_bind_text(statement, index, utf8.baseAddress, Int32(utf8.count), Self.transient)
+            }
+        } else {
+            sqlite3_bind_null(statement, index)
+        }
+        index += 1
     }
 }

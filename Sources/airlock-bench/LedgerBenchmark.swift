@@ -11,7 +11,8 @@ import GRDB
 /// load (while one batch commits, the next one fills).
 /// The baseline, in the same run, is bare SQLite: the same rows into a table with the same
 /// columns and indexes, one prepared statement, 512 per transaction, `synchronous=FULL` — but no
-/// hashing, no chain columns, trigger or CHECKs, no queue. `best_vs_bare` is what the chain and the group-commit
+/// hashing, no chain columns, trigger or CHECKs, no queue; bound through GRDB's general
+/// `StatementArguments` (the ledger binds through SQLite's C API, see `RowBinder`). `best_vs_bare` is what the chain and the group-commit
 /// machinery leave of what the disk and SQLite can do. A third row shows one caller handing the
 /// appender 512 rows at a time, which separates the chain's cost from the concurrency's.
 struct LedgerBenchmark: AsyncParsableCommand {
