@@ -38,6 +38,10 @@ let package = Package(
             name: "CLMDB",
             providers: [.apt(["liblmdb-dev"])]
         ),
+        // LMDB environment, sliding windows, token buckets, concurrency leases: the hot counters.
+        .target(name: "AirlockCounters", dependencies: ["AirlockCore", "CLMDB"]),
+        // The four-layer policy: limits, quotas, reserved capacity, shedding -> admit / refuse.
+        .target(name: "AirlockAdmission", dependencies: ["AirlockCore", "AirlockCounters"]),
         // API key format, keyed hashing and the in-memory key -> identity resolver.
         .target(
             name: "AirlockIdentity",
@@ -89,6 +93,8 @@ let package = Package(
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore", "AirlockTestSupport"]),
         .testTarget(name: "AirlockStoreTests", dependencies: ["AirlockStore", "AirlockTestSupport"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockCountersTests", dependencies: ["AirlockCounters", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockAdmissionTests", dependencies: ["AirlockAdmission", "AirlockCounters", "AirlockTestSupport"]),
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(

@@ -1,0 +1,73 @@
+import AirlockCore
+import AirlockCounters
+
+/// The four-layer admission policy (seed 004 §§ 13–18, 28, 33) over the LMDB counters.
+///
+/// One LMDB write transaction per decision reads and checks every layer — global, org, env,
+/// key — for requests/min, tokens/min, tokens/s, concurrency and tokens/day, and only if all
+/// pass charges them all and commits. A refusal is thrown inside the transaction, which aborts
+/// it: a request is admitted everywhere or nowhere, and a refused request costs nothing.
+/// LMDB allows one writer at a time, so decisions are serialised and exact under contention.
+///
+/// Reserved capacity: an org holding CUs for the model (1 CU = 1 token/s) draws from its own
+/// token bucket first; while that bucket is not in debt the request is *reserved*: the global
+/// layer is charged but not checked, and it is never shed. Beyond its CUs an org is serverless
+/// like everyone else. Shedding: when the global layer is full or the pool reports saturation,
+/// serverless requests get 429 `server_busy`.
+public final class Admission: Sendable {
+    private let counters: CounterStore
+    private let limits: @Sendable (AdmissionRequest) -> EffectiveLimits
+    private let poolSaturated: @Sendable () -> Bool
+    private let clock: WallClock
+    /// How long a concurrency slot is held if its request is never settled (crash, lost task).
+    public let leaseMillis: Int64
+    /// Burst allowance of the tokens/s buckets, in seconds of rate.
+    public let burstSeconds: Int64 = 1
+
+    public init(
+        counters: CounterStore, clock: WallClock = .system, leaseMillis: Int64 = 600_000,
+        poolSaturated: @escaping @Sendable () -> Bool = { false },
+        limits: @escaping @Sendable (AdmissionRequest) -> EffectiveLimits
+    ) {
+        self.counters = counters
+        self.limits = limits
+        self.poolSaturated = poolSaturated
+        self.clock = clock
+        self.leaseMillis = leaseMillis
+    }
+
+    public func admit(_ request: AdmissionRequest) throws -> AdmissionDecision {
+        let now = clock.now().value
+        let limits = limits(request)
+        if let refusal = Self.requestCapRefusal(request, limits) { return .refused(refusal) }
+        do {
+            return .admitted(try counters.environment.write { txn in
+                try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds)
+                    .admit(request, limits: limits, leaseMillis: leaseMillis, poolSaturated: poolSaturated)
+            })
+        } catch let refusal as AdmissionRefusal {
+            return .refused(refusal)
+        }
+    }
+
+    /// Trues up the ticket's estimate to what the engine reported and frees its slots. Safe to
+    /// call once per ticket; a lease that already expired is simply gone.
+    public func settle(_ ticket: AdmissionTicket, actualTokens: Int64) throws {
+        let now = clock.now().value
+        try counters.environment.write { txn in
+            try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds).settle(ticket, actualTokens: actualTokens)
+        }
+    }
+
+    private static func requestCapRefusal(_ request: AdmissionRequest, _ limits: EffectiveLimits) -> AdmissionRefusal? {
+        if request.bodyBytes > limits.maxRequestBytes {
+            return AdmissionRefusal(layer: .request, limit: .maxRequestBytes, limitValue: Int64(limits.maxRequestBytes),
+                                    retryAfterMillis: nil, rateLimits: .unlimited)
+        }
+        if request.maxTokens > Int64(limits.maxTokensPerRequest) || request.maxTokens < 0 || request.promptTokens < 0 {
+            return AdmissionRefusal(layer: .request, limit: .maxTokensPerRequest, limitValue: Int64(limits.maxTokensPerRequest),
+                                    retryAfterMillis: nil, rateLimits: .unlimited)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+
+/// The appliance's counters: one LMDB environment in `<data dir>/counters`, opened once per
+/// process, plus what it takes to trust it.
+///
+/// Opening checks the environment: a file LMDB cannot use (damaged, other format or version) is
+/// moved aside to `counters.unusable-<time>` and replaced by an empty one; a format version
+/// other than ours, or a missing clean-shutdown mark (the previous process crashed, and
+/// `MDB_NOSYNC` may have lost its last commits) means the counters cannot be trusted. In every
+/// such case ``needsRebuild`` is true and the owner must call ``rebuild(_:)`` with the ledger's
+/// recent usage before admitting traffic — never a crash, never a silent zero.
+public final class CounterStore: Sendable {
+    public static let formatVersion: Int64 = 1
+    static let formatKey = Array("meta|format".utf8)
+    static let cleanKey = Array("meta|clean".utf8)
+
+    public let environment: LMDBEnvironment
+    public let needsRebuild: Bool
+    /// Where an unusable environment was moved, if one was.
+    public let movedAside: String?
+
+    public init(dataDirectory: String) throws {
+        let path = (dataDirectory as NSString).appendingPathComponent("counters")
+        let (environment, movedAside) = try Self.openUsable(path)
+        let (format, clean) = try environment.read { txn in
+            (try txn.get(Self.formatKey).flatMap(ByteCoding.decode)?.first, try txn.get(Self.cleanKey).flatMap(ByteCoding.decode)?.first)
+        }
+        needsRebuild = movedAside != nil || format != Self.formatVersion || clean != 1
+        self.environment = environment
+        self.movedAside = movedAside
+        try environment.write { txn in try txn.put(Self.cleanKey, ByteCoding.encode([0])) }
+        try environment.sync()
+    }
+
+    private static func openUsable(_ path: String) throws -> (LMDBEnvironment, String?) {
+        do {
+            let environment = try LMDBEnvironment(path: path)
+            _ = try environment.read { try $0.get(Self.formatKey) }
+            return (environment, nil)
+        } catch let error as LMDBError where error.meansUnusableFile {
+            // The failed environment was closed when it went out of scope above.
+            let moved = try moveAside(path)
+            return (try LMDBEnvironment(path: path), moved)
+        }
+    }
+
+    private static func moveAside(_ path: String) throws -> String {
+        let target = path + ".unusable-\(Int(Date().timeIntervalSince1970))"
+        try FileManager.default.moveItem(atPath: path, toPath: target)
+        return target
+    }
+
+    /// Replaces every counter with `usage` (the ledger's rows of the last day) and marks the
+    /// environment as ours and trustworthy.
+    public func rebuild(_ usage: [RecentUsage], now nowMillis: Int64) throws {
+        try environment.write { txn in
+            var keys: [[UInt8]] = []
+            try txn.forEach(prefix: []) { key, _ in keys.append(key) }
+            for key in keys { try txn.delete(key) }
+            var windows: [CounterKey: SlidingWindow] = [:]
+            for row in usage {
+                for scope in row.scopes {
+                    for (metric, template, amount) in [
+                        (CounterMetric.requestsPerMinute, SlidingWindow.perMinute(), Int64(1)),
+                        (.tokensPerMinute, .perMinute(), row.totalTokens),
+                        (.tokensPerDay, .perDay(), row.totalTokens),
+                    ] {
+                        let key = CounterKey(scope: scope, metric: metric)
+                        windows[key, default: template].add(amount, at: row.timestampMillis, now: nowMillis)
+                    }
+                }
+            }
+            let access = CounterAccess(txn: txn)
+            for (key, window) in windows { try access.put(key, window) }
+            try txn.put(Self.formatKey, ByteCoding.encode([Self.formatVersion]))
+            try txn.put(Self.cleanKey, ByteCoding.encode([0]))
+        }
+        try environment.sync()
+    }
+
+    /// Marks a clean shutdown: the next start may trust the counters as they are.
+    public func close() throws {
+        try environment.write { txn in try txn.put(Self.cleanKey, ByteCoding.encode([1])) }
+        try environment.sync()
+    }
+}
+
+/// One served request as the ledger recorded it, for rebuilding windows.
+public struct RecentUsage: Sendable {
+    public var timestampMillis: Int64
+    public var orgID: String
+    public var envID: String
+    public var keyID: String
+    public var totalTokens: Int64
+
+    public init(timestampMillis: Int64, orgID: String, envID: String, keyID: String, totalTokens: Int64) {
+        self.timestampMillis = timestampMillis
+        self.orgID = orgID
+        self.envID = envID
+        self.keyID = keyID
+        self.totalTokens = totalTokens
+    }
+
+    /// Every layer the request was counted in.
+    var scopes: [String] { ["g", "o:\(orgID)", "e:\(envID)", "k:\(keyID)"] }
+}

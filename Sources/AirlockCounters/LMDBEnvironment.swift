@@ -1,0 +1,143 @@
+import CLMDB
+import Foundation
+
+/// One LMDB environment (a directory holding `data.mdb` and `lock.mdb`) with its unnamed
+/// database, opened once per process.
+///
+/// The C API is wrapped here and nowhere else. Transactions are scoped to a closure that does
+/// not suspend: LMDB ties a write transaction to the thread that began it, and a Swift task may
+/// change threads at any `await`, so no `async` code ever holds a transaction.
+///
+/// Flags, and why:
+/// - `MDB_NOTLS`: read transactions are not tied to threads either (tasks hop threads).
+/// - `MDB_NOSYNC | MDB_NOMETASYNC`: no fsync per commit. Counters are rebuildable from the
+///   ledger, which is the durable record; a crash may cost counter precision, never ledger rows.
+///   Start-up detects an unclean shutdown and rebuilds (`CounterStore`).
+public final class LMDBEnvironment: @unchecked Sendable {
+    // @unchecked: the MDB_env pointer is thread-safe by LMDB's contract (MDB_NOTLS); the handle
+    // and dbi never change after init.
+    private let env: OpaquePointer
+    private let dbi: MDB_dbi
+    public let path: String
+
+    public init(path: String, mapSizeBytes: Int = 256 << 20) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var handle: OpaquePointer?
+        try LMDBError.check(mdb_env_create(&handle), "mdb_env_create")
+        guard let handle else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create") }
+        do {
+            try LMDBError.check(mdb_env_set_mapsize(handle, mapSizeBytes), "mdb_env_set_mapsize")
+            let flags = UInt32(MDB_NOTLS | MDB_NOSYNC | MDB_NOMETASYNC)
+            try LMDBError.check(mdb_env_open(handle, path, flags, 0o600), "mdb_env_open \(path)")
+            var txn: OpaquePointer?
+            try LMDBError.check(mdb_txn_begin(handle, nil, 0, &txn), "mdb_txn_begin")
+            var opened: MDB_dbi = 0
+            let code = mdb_dbi_open(txn, nil, 0, &opened)
+            if code != 0 {
+                mdb_txn_abort(txn)
+                throw LMDBError(code: code, operation: "mdb_dbi_open")
+            }
+            try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
+            env = handle
+            dbi = opened
+        } catch {
+            mdb_env_close(handle)
+            throw error
+        }
+    }
+
+    deinit { mdb_env_close(env) }
+
+    /// Runs `body` in a read-only snapshot.
+    public func read<T>(_ body: (LMDBTransaction) throws -> T) throws -> T {
+        try run(flags: UInt32(MDB_RDONLY), body)
+    }
+
+    /// Runs `body` in the single write transaction; commits if it returns, aborts if it throws
+    /// (so nothing it did is kept).
+    public func write<T>(_ body: (LMDBTransaction) throws -> T) throws -> T {
+        try run(flags: 0, body)
+    }
+
+    private func run<T>(flags: UInt32, _ body: (LMDBTransaction) throws -> T) throws -> T {
+        var txn: OpaquePointer?
+        try LMDBError.check(mdb_txn_begin(env, nil, flags, &txn), "mdb_txn_begin")
+        guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin") }
+        let result: T
+        do {
+            result = try body(LMDBTransaction(txn: txn, dbi: dbi))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        try LMDBError.check(mdb_txn_commit(txn), "mdb_txn_commit")
+        return result
+    }
+
+    /// Flushes to disk now (the environment does not fsync per commit).
+    public func sync() throws {
+        try LMDBError.check(mdb_env_sync(env, 1), "mdb_env_sync")
+    }
+}
+
+/// Access to the database inside one transaction. Valid only inside the closure it was given to.
+public struct LMDBTransaction {
+    let txn: OpaquePointer
+    let dbi: MDB_dbi
+
+    /// The value for `key`, copied out of the map, or nil.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? {
+        var keyBytes = key
+        return try keyBytes.withUnsafeMutableBytes { keyBuffer in
+            var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
+            var value = MDB_val()
+            let code = mdb_get(txn, dbi, &keyVal, &value)
+            if code == MDB_NOTFOUND { return nil }
+            try LMDBError.check(code, "mdb_get")
+            return Array(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+        }
+    }
+
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        var keyBytes = key
+        var valueBytes = value
+        try keyBytes.withUnsafeMutableBytes { keyBuffer in
+            try valueBytes.withUnsafeMutableBytes { valueBuffer in
+                var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
+                var val = MDB_val(mv_size: valueBuffer.count, mv_data: valueBuffer.baseAddress)
+                try LMDBError.check(mdb_put(txn, dbi, &keyVal, &val, 0), "mdb_put")
+            }
+        }
+    }
+
+    /// Removes `key`; no error if it was absent.
+    public func delete(_ key: [UInt8]) throws {
+        var keyBytes = key
+        try keyBytes.withUnsafeMutableBytes { keyBuffer in
+            var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
+            let code = mdb_del(txn, dbi, &keyVal, nil)
+            if code != MDB_NOTFOUND { try LMDBError.check(code, "mdb_del") }
+        }
+    }
+
+    /// Calls `body` for every key that starts with `prefix`, in key order.
+    public func forEach(prefix: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
+        var cursor: OpaquePointer?
+        try LMDBError.check(mdb_cursor_open(txn, dbi, &cursor), "mdb_cursor_open")
+        defer { mdb_cursor_close(cursor) }
+        var start = prefix
+        try start.withUnsafeMutableBytes { prefixBuffer in
+            var key = MDB_val(mv_size: prefixBuffer.count, mv_data: prefixBuffer.baseAddress)
+            var value = MDB_val()
+            var code = mdb_cursor_get(cursor, &key, &value, prefix.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
+            while code == 0 {
+                let keyBytes = Array(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
+                guard keyBytes.starts(with: prefix) else { return }
+                try body(keyBytes, Array(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)))
+                code = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+            }
+            if code != MDB_NOTFOUND { try LMDBError.check(code, "mdb_cursor_get") }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+@testable import AirlockCounters
+import AirlockTestSupport
+import Foundation
+import Testing
+
+@Suite struct LMDBEnvironmentTests {
+    @Test func putGetDeleteAndPrefixScan() throws {
+        let dir = TemporaryDirectory()
+        let env = try LMDBEnvironment(path: dir.child("env"))
+        try env.write { txn in
+            try txn.put(Array("a|1".utf8), [1])
+            try txn.put(Array("a|2".utf8), [2])
+            try txn.put(Array("b|1".utf8), [3])
+        }
+        var seen: [String] = []
+        try env.read { txn in
+            #expect(try txn.get(Array("a|2".utf8)) == [2])
+            #expect(try txn.get(Array("zz".utf8)) == nil)
+            try txn.forEach(prefix: Array("a|".utf8)) { key, _ in seen.append(String(decoding: key, as: UTF8.self)) }
+        }
+        #expect(seen == ["a|1", "a|2"])
+        try env.write { txn in try txn.delete(Array("a|1".utf8)); try txn.delete(Array("absent".utf8)) }
+        #expect(try env.read { try $0.get(Array("a|1".utf8)) } == nil)
+    }
+
+    @Test func aThrowingWriteKeepsNothing() throws {
+        let dir = TemporaryDirectory()
+        let env = try LMDBEnvironment(path: dir.child("env"))
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try env.write { txn in
+                try txn.put(Array("k".utf8), [9])
+                throw Stop()
+            }
+        }
+        #expect(try env.read { try $0.get(Array("k".utf8)) } == nil)
+    }
+}
+
+@Suite struct CounterStoreTests {
+    static let usage = [
+        RecentUsage(timestampMillis: 1_800_000_000_000, orgID: "org_1", envID: "env_1", keyID: "key_1", totalTokens: 100),
+        RecentUsage(timestampMillis: 1_800_000_030_000, orgID: "org_1", envID: "env_1", keyID: "key_2", totalTokens: 50),
+    ]
+
+    @Test func aNewStoreNeedsARebuildAndACleanlyClosedOneDoesNot() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let store = try CounterStore(dataDirectory: dir.path)
+            #expect(store.needsRebuild)
+            try store.rebuild(Self.usage, now: 1_800_000_040_000)
+            try store.close()
+        }
+        let reopened = try CounterStore(dataDirectory: dir.path)
+        #expect(!reopened.needsRebuild)
+    }
+
+    @Test func aStoreThatWasNotClosedNeedsARebuild() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let store = try CounterStore(dataDirectory: dir.path)
+            try store.rebuild(Self.usage, now: 1_800_000_040_000)
+        }
+        #expect(try CounterStore(dataDirectory: dir.path).needsRebuild)
+    }
+
+    @Test func rebuildCountsEveryLayerFromTheLedger() throws {
+        let dir = TemporaryDirectory()
+        let store = try CounterStore(dataDirectory: dir.path)
+        let now: Int64 = 1_800_000_040_000
+        try store.rebuild(Self.usage, now: now)
+        let totals = try store.environment.read { txn in
+            let access = CounterAccess(txn: txn)
+            return [
+                try access.window(CounterKey(scope: "g", metric: .requestsPerMinute)).total(at: now),
+                try access.window(CounterKey(scope: "o:org_1", metric: .tokensPerMinute)).total(at: now),
+                try access.window(CounterKey(scope: "k:key_2", metric: .tokensPerDay)).total(at: now),
+            ]
+        }
+        #expect(totals == [2, 150, 50])
+    }
+
+    @Test(arguments: ["garbage", "empty"])
+    func anUnusableFileIsMovedAsideAndRebuilt(kind: String) throws {
+        let dir = TemporaryDirectory()
+        let path = dir.child("counters")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let junk = kind == "garbage" ? Data((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 31) }) : Data(repeating: 0, count: 8_192)
+        try junk.write(to: URL(fileURLWithPath: path + "/data.mdb"))
+        let store = try CounterStore(dataDirectory: dir.path)
+        #expect(store.needsRebuild)
+        #expect(store.movedAside != nil)
+        #expect(FileManager.default.fileExists(atPath: store.movedAside! + "/data.mdb"))
+        try store.rebuild(Self.usage, now: 1_800_000_040_000)
+    }
+
+    @Test func aDamagedCounterValueIsAnErrorNotAZero() throws {
+        let dir = TemporaryDirectory()
+        let store = try CounterStore(dataDirectory: dir.path)
+        let key = CounterKey(scope: "g", metric: .requestsPerMinute)
+        try store.environment.write { txn in try txn.put(key.bytes, [1, 2, 3]) }
+        #expect(throws: CounterDamage.self) {
+            try store.environment.read { txn in try CounterAccess(txn: txn).window(key) }
+        }
+    }
+}
