@@ -41,7 +41,7 @@ let package = Package(
         // LMDB environment, sliding windows, token buckets, concurrency leases: the hot counters.
         .target(name: "AirlockCounters", dependencies: ["AirlockCore", "CLMDB"]),
         // The four-layer policy: limits, quotas, reserved capacity, shedding -> admit / refuse.
-        .target(name: "AirlockAdmission", dependencies: ["AirlockCore", "AirlockCounters"]),
+        .target(name: "AirlockAdmission", dependencies: ["AirlockCore", "AirlockCounters", "AirlockStore"]),
         // API key format, keyed hashing and the in-memory key -> identity resolver.
         .target(
             name: "AirlockIdentity",
@@ -80,6 +80,8 @@ let package = Package(
             dependencies: [
                 "AirlockCore",
                 "AirlockStore",
+                "AirlockCounters",
+                "AirlockAdmission",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -94,7 +96,10 @@ let package = Package(
         .testTarget(name: "AirlockStoreTests", dependencies: ["AirlockStore", "AirlockTestSupport"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB", "AirlockTestSupport"]),
         .testTarget(name: "AirlockCountersTests", dependencies: ["AirlockCounters", "AirlockTestSupport"]),
-        .testTarget(name: "AirlockAdmissionTests", dependencies: ["AirlockAdmission", "AirlockCounters", "AirlockTestSupport"]),
+        .testTarget(
+            name: "AirlockAdmissionTests",
+            dependencies: ["AirlockAdmission", "AirlockCounters", "AirlockAdmin", "AirlockIdentity", "AirlockTestSupport"]
+        ),
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(

@@ -33,7 +33,15 @@ struct CounterTransaction {
         var changes = CounterChanges()
 
         let reserved = try drawReserved(scopes.reserved, rate: Int64(limits.reservedTokensPerSecond), estimate: estimate, into: &changes)
-        let snapshot = try rateLimitSnapshot(scopes, limits)
+        // Every window is read once: the snapshot and the checks share them.
+        var windows: [CounterKey: SlidingWindow] = [:]
+        for layer in Self.layers {
+            for metric in [CounterMetric.requestsPerMinute, .tokensPerMinute, .tokensPerDay] {
+                let key = CounterKey(scope: scope(layer, scopes), metric: metric)
+                windows[key] = try txn.window(key)
+            }
+        }
+        let snapshot = rateLimitSnapshot(scopes, limits, windows)
         if !reserved && poolSaturated() {
             throw AdmissionRefusal(layer: .global, limit: .poolSaturated, limitValue: 0, retryAfterMillis: 1_000, rateLimits: snapshot)
         }
@@ -51,7 +59,7 @@ struct CounterTransaction {
                 (.requestsPerMinute, 1, set.requestsPerMinute, .requestsPerMinute),
                 (.tokensPerMinute, estimate, set.tokensPerMinute, .tokensPerMinute),
             ] {
-                var window = try txn.window(CounterKey(scope: key, metric: metric))
+                guard var window = windows[CounterKey(scope: key, metric: metric)] else { continue }
                 if enforce, let limit, window.total(at: now) + amount > Int64(limit) {
                     throw refuse(kind, limit, window.wait(toAdd: amount, limit: Int64(limit), at: now))
                 }
@@ -126,13 +134,15 @@ struct CounterTransaction {
     }
 
     /// The tightest per-minute request and token figures across the layers, before this request.
-    private func rateLimitSnapshot(_ scopes: AdmissionRequest.Scopes, _ limits: EffectiveLimits) throws -> RateLimitSnapshot {
+    private func rateLimitSnapshot(
+        _ scopes: AdmissionRequest.Scopes, _ limits: EffectiveLimits, _ windows: [CounterKey: SlidingWindow]
+    ) -> RateLimitSnapshot {
         var snapshot = RateLimitSnapshot.unlimited
         for layer in Self.layers {
             let key = scope(layer, scopes)
             let set = limits.limits(for: layer)
             if let limit = set.requestsPerMinute.map(Int64.init) {
-                let window = try txn.window(CounterKey(scope: key, metric: .requestsPerMinute))
+                let window = windows[CounterKey(scope: key, metric: .requestsPerMinute)] ?? .perMinute()
                 let remaining = max(0, limit - window.total(at: now))
                 if snapshot.remainingRequests.map({ remaining < $0 }) ?? true {
                     snapshot.limitRequests = limit
@@ -141,7 +151,7 @@ struct CounterTransaction {
                 }
             }
             if let limit = set.tokensPerMinute.map(Int64.init) {
-                let window = try txn.window(CounterKey(scope: key, metric: .tokensPerMinute))
+                let window = windows[CounterKey(scope: key, metric: .tokensPerMinute)] ?? .perMinute()
                 let remaining = max(0, limit - window.total(at: now))
                 if snapshot.remainingTokens.map({ remaining < $0 }) ?? true {
                     snapshot.limitTokens = limit

@@ -34,26 +34,26 @@ public struct CounterAccess {
     /// The window for a per-minute or per-day metric; an empty one if it was never written.
     public func window(_ key: CounterKey) throws -> SlidingWindow {
         let template = key.metric == .tokensPerDay ? SlidingWindow.perDay() : SlidingWindow.perMinute()
-        guard let bytes = try txn.get(key.bytes) else { return template }
-        guard let window = SlidingWindow(encoded: bytes, matching: template) else { throw CounterDamage(key: key.description) }
+        guard let numbers = try txn.getIntegers(key.bytes) else { return template }
+        guard let window = SlidingWindow(stored: numbers, matching: template) else { throw CounterDamage(key: key.description) }
         return window
     }
 
-    public func put(_ key: CounterKey, _ window: SlidingWindow) throws { try txn.put(key.bytes, window.encoded) }
+    public func put(_ key: CounterKey, _ window: SlidingWindow) throws { try txn.putIntegers(key.bytes, window.stored) }
 
     public func bucket(_ key: CounterKey) throws -> TokenBucket? {
-        guard let bytes = try txn.get(key.bytes) else { return nil }
-        guard let bucket = TokenBucket(encoded: bytes) else { throw CounterDamage(key: key.description) }
+        guard let numbers = try txn.getIntegers(key.bytes) else { return nil }
+        guard let bucket = TokenBucket(stored: numbers) else { throw CounterDamage(key: key.description) }
         return bucket
     }
 
-    public func put(_ key: CounterKey, _ bucket: TokenBucket) throws { try txn.put(key.bytes, bucket.encoded) }
+    public func put(_ key: CounterKey, _ bucket: TokenBucket) throws { try txn.putIntegers(key.bytes, bucket.stored) }
 
     public func leases(_ key: CounterKey) throws -> LeaseSet {
-        guard let bytes = try txn.get(key.bytes) else { return LeaseSet() }
-        guard let leases = LeaseSet(encoded: bytes) else { throw CounterDamage(key: key.description) }
+        guard let numbers = try txn.getIntegers(key.bytes) else { return LeaseSet() }
+        guard let leases = LeaseSet(stored: numbers) else { throw CounterDamage(key: key.description) }
         return leases
     }
 
-    public func put(_ key: CounterKey, _ leases: LeaseSet) throws { try txn.put(key.bytes, leases.encoded) }
+    public func put(_ key: CounterKey, _ leases: LeaseSet) throws { try txn.putIntegers(key.bytes, leases.stored) }
 }

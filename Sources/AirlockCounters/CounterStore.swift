@@ -23,12 +23,12 @@ public final class CounterStore: Sendable {
         let path = (dataDirectory as NSString).appendingPathComponent("counters")
         let (environment, movedAside) = try Self.openUsable(path)
         let (format, clean) = try environment.read { txn in
-            (try txn.get(Self.formatKey).flatMap(ByteCoding.decode)?.first, try txn.get(Self.cleanKey).flatMap(ByteCoding.decode)?.first)
+            (try txn.getIntegers(Self.formatKey)?.first, try txn.getIntegers(Self.cleanKey)?.first)
         }
         needsRebuild = movedAside != nil || format != Self.formatVersion || clean != 1
         self.environment = environment
         self.movedAside = movedAside
-        try environment.write { txn in try txn.put(Self.cleanKey, ByteCoding.encode([0])) }
+        try environment.write { txn in try txn.putIntegers(Self.cleanKey, [0]) }
         try environment.sync()
     }
 
@@ -72,15 +72,15 @@ public final class CounterStore: Sendable {
             }
             let access = CounterAccess(txn: txn)
             for (key, window) in windows { try access.put(key, window) }
-            try txn.put(Self.formatKey, ByteCoding.encode([Self.formatVersion]))
-            try txn.put(Self.cleanKey, ByteCoding.encode([0]))
+            try txn.putIntegers(Self.formatKey, [Self.formatVersion])
+            try txn.putIntegers(Self.cleanKey, [0])
         }
         try environment.sync()
     }
 
     /// Marks a clean shutdown: the next start may trust the counters as they are.
     public func close() throws {
-        try environment.write { txn in try txn.put(Self.cleanKey, ByteCoding.encode([1])) }
+        try environment.write { txn in try txn.putIntegers(Self.cleanKey, [1]) }
         try environment.sync()
     }
 }

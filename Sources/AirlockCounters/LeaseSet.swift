@@ -35,10 +35,10 @@ public struct LeaseSet: Equatable, Sendable {
         max(0, (leases.map(\.expiresMillis).min() ?? nowMillis) - nowMillis)
     }
 
-    var encoded: [UInt8] { ByteCoding.encode(leases.flatMap { [$0.id, $0.expiresMillis] }) }
+    var stored: [Int64] { leases.flatMap { [$0.id, $0.expiresMillis] } }
 
-    init?(encoded bytes: [UInt8]) {
-        guard let numbers = ByteCoding.decode(bytes), numbers.count % 2 == 0 else { return nil }
+    init?(stored numbers: [Int64]) {
+        guard numbers.count % 2 == 0 else { return nil }
         leases = stride(from: 0, to: numbers.count, by: 2).map { Lease(id: numbers[$0], expiresMillis: numbers[$0 + 1]) }
     }
 }

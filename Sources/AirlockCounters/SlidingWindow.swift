@@ -8,21 +8,22 @@
 public struct SlidingWindow: Equatable, Sendable {
     public let widthMillis: Int64
     public let bucketCount: Int
-    /// Slot i holds (bucket number, amount); bucket number = time ÷ width.
-    private var slots: [(index: Int64, amount: Int64)]
-
-    public static func == (lhs: SlidingWindow, rhs: SlidingWindow) -> Bool {
-        lhs.widthMillis == rhs.widthMillis && lhs.slots.map(\.index) == rhs.slots.map(\.index)
-            && lhs.slots.map(\.amount) == rhs.slots.map(\.amount)
-    }
+    /// Stored flat, as it sits in LMDB: `[width, count, index₀, amount₀, index₁, amount₁, …]`,
+    /// where slot i holds bucket number `index` (time ÷ width) and its amount. Flat so that
+    /// reading and writing a counter is one memory copy.
+    private var numbers: [Int64]
 
     /// A window of `spanSeconds` in buckets of `widthSeconds` (span must be a multiple of width).
     public init(spanSeconds: Int64, widthSeconds: Int64) {
         precondition(spanSeconds > 0 && widthSeconds > 0 && spanSeconds % widthSeconds == 0)
         widthMillis = widthSeconds * 1000
         bucketCount = Int(spanSeconds / widthSeconds) + 1
-        slots = Array(repeating: (index: -1, amount: 0), count: bucketCount)
+        numbers = [widthMillis, Int64(bucketCount)]
+        for _ in 0..<bucketCount { numbers += [-1, 0] }
     }
+
+    @inline(__always) private func index(_ slot: Int) -> Int64 { numbers[2 + 2 * slot] }
+    @inline(__always) private func amount(_ slot: Int) -> Int64 { numbers[3 + 2 * slot] }
 
     public static func perMinute() -> SlidingWindow { SlidingWindow(spanSeconds: 60, widthSeconds: 1) }
     public static func perDay() -> SlidingWindow { SlidingWindow(spanSeconds: 86_400, widthSeconds: 900) }
@@ -35,7 +36,9 @@ public struct SlidingWindow: Equatable, Sendable {
 
     /// Everything counted in the window ending now.
     public func total(at nowMillis: Int64) -> Int64 {
-        slots.reduce(0) { $0 + (isLive($1.index, now: nowMillis) ? $1.amount : 0) }
+        var sum: Int64 = 0
+        for slot in 0..<bucketCount where isLive(index(slot), now: nowMillis) { sum += amount(slot) }
+        return sum
     }
 
     /// Adds `amount` to the bucket holding `instant` (now, or an earlier admission being trued
@@ -45,36 +48,38 @@ public struct SlidingWindow: Equatable, Sendable {
         let index = instant / widthMillis
         guard isLive(index, now: nowMillis), index <= current(nowMillis) else { return }
         let slot = Int(index % Int64(bucketCount))
-        if slots[slot].index != index { slots[slot] = (index, 0) }
-        slots[slot].amount = max(0, slots[slot].amount + amount)
+        if self.index(slot) != index {
+            numbers[2 + 2 * slot] = index
+            numbers[3 + 2 * slot] = 0
+        }
+        numbers[3 + 2 * slot] = max(0, self.amount(slot) + amount)
     }
 
-    /// Milliseconds until `amount` more would fit under `limit`, or nil if it never can
-    /// (`amount` alone exceeds the limit).
-    public func wait(toAdd amount: Int64, limit: Int64, at nowMillis: Int64) -> Int64? {
-        guard amount <= limit else { return nil }
-        var excess = total(at: nowMillis) + amount - limit
+    /// Milliseconds until `extra` more would fit under `limit`, or nil if it never can
+    /// (`extra` alone exceeds the limit).
+    public func wait(toAdd extra: Int64, limit: Int64, at nowMillis: Int64) -> Int64? {
+        guard extra <= limit else { return nil }
+        var excess = total(at: nowMillis) + extra - limit
         if excess <= 0 { return 0 }
-        let live = slots.filter { isLive($0.index, now: nowMillis) && $0.amount > 0 }.sorted { $0.index < $1.index }
+        let live = (0..<bucketCount).filter { isLive(index($0), now: nowMillis) && amount($0) > 0 }.sorted { index($0) < index($1) }
         for slot in live {
-            excess -= slot.amount
+            excess -= amount(slot)
             if excess <= 0 {
                 // This bucket stops counting once it is `bucketCount` buckets old.
-                return (slot.index + Int64(bucketCount)) * widthMillis - nowMillis
+                return (index(slot) + Int64(bucketCount)) * widthMillis - nowMillis
             }
         }
         return nil
     }
 
-    var encoded: [UInt8] {
-        ByteCoding.encode([widthMillis, Int64(bucketCount)] + slots.flatMap { [$0.index, $0.amount] })
-    }
+    var stored: [Int64] { numbers }
 
-    init?(encoded bytes: [UInt8], matching template: SlidingWindow) {
-        guard let numbers = ByteCoding.decode(bytes), numbers.count == 2 + 2 * template.bucketCount,
-              numbers[0] == template.widthMillis, numbers[1] == Int64(template.bucketCount)
+    /// Reads a stored window; nil unless it has exactly the template's shape.
+    init?(stored numbers: [Int64], matching template: SlidingWindow) {
+        guard numbers.count == 2 + 2 * template.bucketCount, numbers[0] == template.widthMillis,
+              numbers[1] == Int64(template.bucketCount)
         else { return nil }
         self = template
-        for slot in 0..<bucketCount { slots[slot] = (numbers[2 + 2 * slot], numbers[3 + 2 * slot]) }
+        self.numbers = numbers
     }
 }

@@ -31,10 +31,10 @@ public struct TokenBucket: Equatable, Sendable {
 
     public mutating func charge(_ tokens: Int64) { levelMilli -= tokens * 1000 }
 
-    var encoded: [UInt8] { ByteCoding.encode([levelMilli, updatedMillis]) }
+    var stored: [Int64] { [levelMilli, updatedMillis] }
 
-    init?(encoded bytes: [UInt8]) {
-        guard let numbers = ByteCoding.decode(bytes), numbers.count == 2 else { return nil }
+    init?(stored numbers: [Int64]) {
+        guard numbers.count == 2 else { return nil }
         levelMilli = numbers[0]
         updatedMillis = numbers[1]
     }

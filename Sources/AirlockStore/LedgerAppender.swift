@@ -226,3 +226,28 @@ struct RowBinder {
         index += 1
     }
 }
+
+/// One ledger row reduced to what the counters need: when, who, how many tokens.
+public struct UsageTally: Sendable {
+    public var timestamp: UnixMillis
+    public var orgID: OrgID
+    public var envID: EnvID
+    public var keyID: KeyID
+    public var totalTokens: Int64
+}
+
+extension Store {
+    /// Ledger rows with `ts >= since`, oldest first, for rebuilding counters (uses the ts index).
+    public func usageTallies(since: UnixMillis) async throws -> [UsageTally] {
+        try await wrapErrors {
+            try await pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT ts, org_id, env_id, key_id, total_tokens FROM usage_ledger WHERE ts >= ? ORDER BY ts",
+                                 arguments: [since.value]).map { row in
+                    UsageTally(timestamp: UnixMillis(row["ts"] as Int64), orgID: OrgID(unchecked: row["org_id"]),
+                               envID: EnvID(unchecked: row["env_id"]), keyID: KeyID(unchecked: row["key_id"]),
+                               totalTokens: row["total_tokens"])
+                }
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ enum Migrations {
         migrator.registerMigration("002_infrastructure", migrate: createInfrastructure)
         migrator.registerMigration("003_usage_ledger", migrate: createUsageLedger)
         migrator.registerMigration("004_audit_log", migrate: createAuditLog)
+        migrator.registerMigration("005_limits", migrate: createLimits)
         return migrator
     }
 
@@ -159,6 +160,42 @@ enum Migrations {
             CREATE INDEX audit_log_target ON audit_log(target_type, target_id);
             """)
         try createChainTriggers(db, table: "audit_log")
+    }
+
+    /// Per-org/env/key limit overrides (NULL column = the `[limits.*]` default from airlock.toml)
+    /// and reserved capacity. Both bump the tenancy generation, so admission picks changes up
+    /// within its refresh interval.
+    private static func createLimits(_ db: Database) throws {
+        let positive = { (column: String) in "\(column) INTEGER CHECK (\(column) IS NULL OR \(column) > 0)" }
+        try db.execute(sql: """
+            CREATE TABLE limit_overrides (
+                scope_type  TEXT NOT NULL CHECK (scope_type IN ('org', 'env', 'key')),
+                scope_id    TEXT NOT NULL,
+                \(positive("requests_per_minute")),
+                \(positive("tokens_per_minute")),
+                \(positive("tokens_per_second")),
+                \(positive("concurrency")),
+                \(positive("tokens_per_day")),
+                updated_at  INTEGER NOT NULL,
+                PRIMARY KEY (scope_type, scope_id)
+            ) STRICT;
+
+            CREATE TABLE reservations (
+                org_id          TEXT NOT NULL REFERENCES orgs(id),
+                model           TEXT NOT NULL,
+                capacity_units  INTEGER NOT NULL CHECK (capacity_units > 0),
+                updated_at      INTEGER NOT NULL,
+                PRIMARY KEY (org_id, model)
+            ) STRICT;
+            """)
+        for table in ["limit_overrides", "reservations"] {
+            for event in ["INSERT", "UPDATE", "DELETE"] {
+                try db.execute(sql: """
+                    CREATE TRIGGER \(table)_generation_\(event.lowercased()) AFTER \(event) ON \(table)
+                    BEGIN UPDATE tenancy_generation SET value = value + 1 WHERE id = 1; END;
+                    """)
+            }
+        }
     }
 
     /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —

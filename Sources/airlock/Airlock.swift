@@ -6,12 +6,15 @@ import ArgumentParser
 struct Airlock: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock",
-        abstract: "Administer an Airlock appliance: tenants, API keys, ledger and audit log.",
+        abstract: "Administer an Airlock appliance: tenants, API keys, limits, ledger and audit log.",
         discussion: """
             Global options (--data-dir, --config, --json) may come before or after the command.
             The data directory defaults to $AIRLOCK_DATA_DIR, then data_dir in airlock.toml.
             """,
-        subcommands: [OrgCommand.self, EnvCommand.self, KeyCommand.self, LedgerCommand.self, AuditCommand.self]
+        subcommands: [
+            OrgCommand.self, EnvCommand.self, KeyCommand.self, LimitsCommand.self, ReservationCommand.self,
+            LedgerCommand.self, AuditCommand.self,
+        ]
     )
 
     @OptionGroup var global: GlobalOptions

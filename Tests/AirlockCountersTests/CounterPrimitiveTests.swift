@@ -50,9 +50,9 @@ import Testing
     @Test func encodingRoundTripsAndRefusesTheWrongShape() {
         var window = SlidingWindow.perDay()
         window.add(7, at: 1_800_000_000_000, now: 1_800_000_000_000)
-        #expect(SlidingWindow(encoded: window.encoded, matching: .perDay()) == window)
-        #expect(SlidingWindow(encoded: window.encoded, matching: .perMinute()) == nil)
-        #expect(SlidingWindow(encoded: [1, 2, 3], matching: .perDay()) == nil)
+        #expect(SlidingWindow(stored: window.stored, matching: .perDay()) == window)
+        #expect(SlidingWindow(stored: window.stored, matching: .perMinute()) == nil)
+        #expect(SlidingWindow(stored: [1, 2, 3], matching: .perDay()) == nil)
     }
 }
 
@@ -81,6 +81,6 @@ import Testing
         let first = leases.release(id: 2)
         let second = leases.release(id: 2)
         #expect(first && !second)
-        #expect(LeaseSet(encoded: leases.encoded) == leases)
+        #expect(LeaseSet(stored: leases.stored) == leases)
     }
 }
