@@ -1,12 +1,14 @@
 import AirlockCore
 import AirlockCounters
+import Synchronization
 
 /// The four-layer admission policy (seed 004 §§ 13–18, 28, 33) over the LMDB counters.
 ///
 /// One LMDB write transaction per decision reads and checks every layer — global, org, env,
 /// key — for requests/min, tokens/min, tokens/s, concurrency and tokens/day, and only if all
-/// pass charges them all and commits. A refusal is thrown inside the transaction, which aborts
-/// it: a request is admitted everywhere or nowhere, and a refused request costs nothing.
+/// pass charges them all and commits. A refusal writes no counter (only expired leases it swept
+/// on the way are given back): a request is admitted everywhere or nowhere, and a refused
+/// request costs nothing.
 /// LMDB allows one writer at a time, so decisions are serialised and exact under contention.
 ///
 /// Reserved capacity: an org holding CUs for the model (1 CU = 1 token/s) draws from its own
@@ -14,7 +16,9 @@ import AirlockCounters
 /// layer is charged but not checked, and it is never shed. Beyond its CUs an org is serverless
 /// like everyone else. Shedding: when the global layer is full or the pool reports saturation,
 /// serverless requests get 429 `server_busy`.
-public final class Admission: Sendable {
+public final class Admission: @unchecked Sendable {
+    // @unchecked: `scopes` is mutable memory touched only inside LMDB write transactions, which
+    // run one at a time (the writer lock); everything else is immutable or atomic.
     private let counters: CounterStore
     private let limits: @Sendable (AdmissionRequest) -> EffectiveLimits
     private let poolSaturated: @Sendable () -> Bool
@@ -23,6 +27,13 @@ public final class Admission: Sendable {
     public let leaseMillis: Int64
     /// Burst allowance of the tokens/s buckets, in seconds of rate.
     public let burstSeconds: Int64 = 1
+    /// The four layers' records during a decision, reused so a decision allocates nothing big.
+    private let scopes = ScopeCounterBuffer(count: 4)
+    /// No lease expires before this instant, so until then admissions skip the sweep's cursor
+    /// seek. Stored only after a commit, so a rolled-back sweep is redone. It only grows (the
+    /// earliest lease's expiry, or now + leaseMillis), so a racing store of an older value only
+    /// costs one needless sweep.
+    private let nextSweepMillis = Atomic<Int64>(.min)
 
     public init(
         counters: CounterStore, clock: WallClock = .system, leaseMillis: Int64 = 600_000,
@@ -40,22 +51,24 @@ public final class Admission: Sendable {
         let now = clock.now().value
         let limits = limits(request)
         if let refusal = Self.requestCapRefusal(request, limits) { return .refused(refusal) }
-        do {
-            return .admitted(try counters.environment.write { txn in
-                try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds)
-                    .admit(request, limits: limits, leaseMillis: leaseMillis, poolSaturated: poolSaturated)
-            })
-        } catch let refusal as AdmissionRefusal {
-            return .refused(refusal)
+        let prepared = PreparedRequest(request)
+        let sweepDue = now >= nextSweepMillis.load(ordering: .relaxed)
+        let (decision, nextExpiry) = try counters.environment.write { txn in
+            try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds, scopes: scopes)
+                .admit(prepared, limits: limits, leaseMillis: leaseMillis, sweepDue: sweepDue, poolSaturated: poolSaturated)
         }
+        // Any lease written from now on expires at now + leaseMillis or later.
+        if sweepDue { nextSweepMillis.store(nextExpiry ?? now + leaseMillis, ordering: .relaxed) }
+        return decision
     }
 
     /// Trues up the ticket's estimate to what the engine reported and frees its slots. Safe to
     /// call once per ticket; a lease that already expired is simply gone.
     public func settle(_ ticket: AdmissionTicket, actualTokens: Int64) throws {
         let now = clock.now().value
+        let names = ticket.request.names
         try counters.environment.write { txn in
-            try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds).settle(ticket, actualTokens: actualTokens)
+            try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds, scopes: scopes).settle(ticket, names: names, actualTokens: actualTokens)
         }
     }
 

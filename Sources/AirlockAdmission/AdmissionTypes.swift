@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockCounters
 
 /// The four layers of limits (seed 004 § 14), outermost first, plus the per-request caps.
 public enum AdmissionLayer: String, Sendable, CaseIterable {
@@ -133,7 +134,8 @@ public struct AdmissionTicket: Sendable, Equatable {
     public var request: AdmissionRequest.Scopes
     public var estimatedTokens: Int64
     public var admittedAtMillis: Int64
-    public var leaseID: Int64
+    /// The concurrency lease settlement releases (it frees itself when it expires).
+    public var lease: Lease
     /// True when the request ran on the org's reserved capacity (bypassed the global layer).
     public var reserved: Bool
     public var rateLimits: RateLimitSnapshot
@@ -146,6 +148,8 @@ extension AdmissionRequest {
         public var env: String
         public var key: String
         public var reserved: String
+        /// The layers' scope names, outermost first: global, org, env, key.
+        public var names: [String] { ["g", org, env, key] }
     }
 
     var scopes: Scopes {

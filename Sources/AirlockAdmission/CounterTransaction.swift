@@ -1,180 +1,197 @@
 import AirlockCore
 import AirlockCounters
+import Synchronization
 
-/// The check-then-charge logic of one decision, inside one LMDB write transaction. Reads every
-/// counter it needs, decides, and writes back only when admitting.
+/// The check-then-charge logic of one decision, inside one LMDB write transaction. Reads the
+/// four scope records once, decides, and writes them back only when admitting.
 struct CounterTransaction {
     let txn: CounterAccess
     let now: Int64
     let burstSeconds: Int64
+    /// Room for the four layers' records; only ever used inside the (single) write transaction.
+    let scopes: ScopeCounterBuffer
 
-    init(txn: LMDBTransaction, now: Int64, burstSeconds: Int64) {
+    init(txn: LMDBTransaction, now: Int64, burstSeconds: Int64, scopes: ScopeCounterBuffer) {
         self.txn = CounterAccess(txn: txn)
         self.now = now
         self.burstSeconds = burstSeconds
+        self.scopes = scopes
     }
 
     private static let layers: [AdmissionLayer] = [.global, .org, .env, .key]
 
-    private func scope(_ layer: AdmissionLayer, _ scopes: AdmissionRequest.Scopes) -> String {
-        switch layer {
-        case .global: return "g"
-        case .org: return scopes.org
-        case .env: return scopes.env
-        case .key, .request: return scopes.key
-        }
+    /// The windows every layer keeps, in the order they are checked: the quota first (403),
+    /// then the per-minute rates (429).
+    private static let checkedWindows: [(CounterWindow, LimitKind)] = [
+        (.tokensPerDay, .tokensPerDay), (.requestsPerMinute, .requestsPerMinute), (.tokensPerMinute, .tokensPerMinute),
+    ]
+
+    /// How long a caller refused for concurrency should wait. Slots come back when requests
+    /// finish, which admission cannot foresee; the lease expiry (minutes) would be far too long.
+    static let concurrencyRetryMillis: Int64 = 1_000
+
+    /// Expired leases are swept first, and their slots given back even if this request is
+    /// refused: the caller commits the transaction either way (a refusal writes nothing else).
+    ///
+    /// `prepared` is built before the transaction (strings and allocations stay outside the
+    /// writer lock); `sweepDue` says whether a lease may have expired (see `Admission`).
+    func admit(
+        _ prepared: PreparedRequest, limits: EffectiveLimits, leaseMillis: Int64, sweepDue: Bool, poolSaturated: () -> Bool
+    ) throws -> (AdmissionDecision, nextExpiry: Int64?) {
+        let nextExpiry = sweepDue ? try txn.sweepExpiredLeases(at: now) : nil
+        return (try decide(prepared, limits: limits, leaseMillis: leaseMillis, poolSaturated: poolSaturated), nextExpiry)
     }
 
-    func admit(
-        _ request: AdmissionRequest, limits: EffectiveLimits, leaseMillis: Int64, poolSaturated: () -> Bool
-    ) throws -> AdmissionTicket {
-        let scopes = request.scopes
-        let estimate = request.estimatedTokens
-        var changes = CounterChanges()
-
-        let reserved = try drawReserved(scopes.reserved, rate: Int64(limits.reservedTokensPerSecond), estimate: estimate, into: &changes)
-        // Every window is read once: the snapshot and the checks share them.
-        var windows: [CounterKey: SlidingWindow] = [:]
-        for layer in Self.layers {
-            for metric in [CounterMetric.requestsPerMinute, .tokensPerMinute, .tokensPerDay] {
-                let key = CounterKey(scope: scope(layer, scopes), metric: metric)
-                windows[key] = try txn.window(key)
-            }
+    private func decide(
+        _ prepared: PreparedRequest, limits: EffectiveLimits, leaseMillis: Int64, poolSaturated: () -> Bool
+    ) throws -> AdmissionDecision {
+        let names = prepared.names
+        let estimate = prepared.request.estimatedTokens
+        var reservedBucket = try drawReserved(prepared.scopes.reserved, rate: Int64(limits.reservedTokensPerSecond), estimate: estimate)
+        let reserved = reservedBucket != nil
+        for index in 0..<4 {
+            try txn.load(names[index], into: scopes[index])
+            scopes[index].advance(to: now)
         }
-        let snapshot = rateLimitSnapshot(scopes, limits, windows)
+        let snapshot = rateLimitSnapshot(limits)
         if !reserved && poolSaturated() {
-            throw AdmissionRefusal(layer: .global, limit: .poolSaturated, limitValue: 0, retryAfterMillis: 1_000, rateLimits: snapshot)
+            return .refused(AdmissionRefusal(layer: .global, limit: .poolSaturated, limitValue: 0, retryAfterMillis: 1_000, rateLimits: snapshot))
         }
-        let leaseID = Int64.random(in: 1 ... .max)
-        for layer in Self.layers {
-            let key = scope(layer, scopes)
+        for (index, layer) in Self.layers.enumerated() {
             let set = limits.limits(for: layer)
             // Reserved traffic uses global capacity (it is charged) but is never refused by it.
             let enforce = !(reserved && layer == .global)
-            func refuse(_ kind: LimitKind, _ value: Int, _ wait: Int64?) -> AdmissionRefusal {
-                AdmissionRefusal(layer: layer, limit: kind, limitValue: Int64(value), retryAfterMillis: wait, rateLimits: snapshot)
+            func refusal(_ kind: LimitKind, _ value: Int, _ wait: Int64?) -> AdmissionDecision {
+                .refused(AdmissionRefusal(layer: layer, limit: kind, limitValue: Int64(value), retryAfterMillis: wait, rateLimits: snapshot))
             }
-            for (metric, amount, limit, kind) in [
-                (CounterMetric.tokensPerDay, estimate, set.tokensPerDay, LimitKind.tokensPerDay),
-                (.requestsPerMinute, 1, set.requestsPerMinute, .requestsPerMinute),
-                (.tokensPerMinute, estimate, set.tokensPerMinute, .tokensPerMinute),
-            ] {
-                guard var window = windows[CounterKey(scope: key, metric: metric)] else { continue }
-                if enforce, let limit, window.total(at: now) + amount > Int64(limit) {
-                    throw refuse(kind, limit, window.wait(toAdd: amount, limit: Int64(limit), at: now))
+            for (window, kind) in Self.checkedWindows {
+                let amount: Int64 = window == .requestsPerMinute ? 1 : estimate
+                if enforce, let limit = set.limit(kind), scopes[index].total(window) + amount > Int64(limit) {
+                    return refusal(kind, limit, scopes[index].wait(window, toAdd: amount, limit: Int64(limit), at: now))
                 }
-                window.add(amount, at: now, now: now)
-                changes.windows[CounterKey(scope: key, metric: metric)] = window
+                scopes[index].add(window, amount, at: now)
             }
             if let rate = set.tokensPerSecond {
-                let bucketKey = CounterKey(scope: key, metric: .tokensPerSecond)
-                var bucket = try txn.bucket(bucketKey) ?? TokenBucket(full: Int64(rate), burstSeconds: burstSeconds, at: now)
+                var bucket = scopes[index].tokenBucket ?? TokenBucket(full: Int64(rate), burstSeconds: burstSeconds, at: now)
                 bucket.refill(rate: Int64(rate), burstSeconds: burstSeconds, at: now)
-                if enforce && bucket.inDebt { throw refuse(.tokensPerSecond, rate, bucket.wait(rate: Int64(rate))) }
+                if enforce && bucket.inDebt { return refusal(.tokensPerSecond, rate, bucket.wait(rate: Int64(rate))) }
                 bucket.charge(estimate)
-                changes.buckets[bucketKey] = bucket
+                scopes[index].tokenBucket = bucket
             }
-            let leaseKey = CounterKey(scope: key, metric: .concurrency)
-            var leases = try txn.leases(leaseKey)
-            leases.prune(at: now)
-            if enforce, let limit = set.concurrency, leases.count >= limit {
-                throw refuse(.concurrency, limit, leases.wait(at: now))
+            if enforce, let limit = set.concurrency, scopes[index].concurrency >= Int64(limit) {
+                return refusal(.concurrency, limit, Self.concurrencyRetryMillis)
             }
-            leases.add(id: leaseID, expiresMillis: now + leaseMillis)
-            changes.leases[leaseKey] = leases
+            scopes[index].concurrency += 1
         }
-        try txn.write(changes)
-        return AdmissionTicket(request: scopes, estimatedTokens: estimate, admittedAtMillis: now, leaseID: leaseID,
-                               reserved: reserved, rateLimits: snapshot)
+        for index in 0..<4 { try txn.put(names[index], scopes[index]) }
+        if reserved, var bucket = reservedBucket.take() {
+            bucket.charge(estimate)
+            try txn.putReserved(prepared.scopes.reserved, bucket)
+        }
+        let lease = Lease(id: LeaseIDs.next(), expiresMillis: now + leaseMillis)
+        try txn.add(lease, encodedScopes: prepared.encodedScopes)
+        return .admitted(AdmissionTicket(request: prepared.scopes, estimatedTokens: estimate, admittedAtMillis: now, lease: lease,
+                                         reserved: reserved, rateLimits: snapshot))
     }
 
-    /// Charges the org's reserved bucket if it has capacity left; true when the request is
-    /// reserved traffic.
-    private func drawReserved(_ scope: String, rate: Int64, estimate: Int64, into changes: inout CounterChanges) throws -> Bool {
-        guard rate > 0 else { return false }
-        let key = CounterKey(scope: scope, metric: .reservedTokensPerSecond)
-        var bucket = try txn.bucket(key) ?? TokenBucket(full: rate, burstSeconds: burstSeconds, at: now)
+    /// The org's reserved bucket, refilled to now, if it has capacity left (the request is then
+    /// reserved traffic); nil otherwise.
+    private func drawReserved(_ name: String, rate: Int64, estimate: Int64) throws -> TokenBucket? {
+        guard rate > 0 else { return nil }
+        var bucket = try txn.reservedBucket(name) ?? TokenBucket(full: rate, burstSeconds: burstSeconds, at: now)
         bucket.refill(rate: rate, burstSeconds: burstSeconds, at: now)
-        guard !bucket.inDebt else { return false }
-        bucket.charge(estimate)
-        changes.buckets[key] = bucket
-        return true
+        return bucket.inDebt ? nil : bucket
     }
 
-    func settle(_ ticket: AdmissionTicket, actualTokens: Int64) throws {
+    /// Trues up the estimate to `actualTokens` in the buckets charged at admission and gives the
+    /// lease's slots back — unless the lease already expired, whose sweep gave them back.
+    func settle(_ ticket: AdmissionTicket, names: [String], actualTokens: Int64) throws {
         let delta = max(0, actualTokens) - ticket.estimatedTokens
-        var changes = CounterChanges()
-        for layer in Self.layers {
-            let key = scope(layer, ticket.request)
-            for metric in [CounterMetric.tokensPerMinute, .tokensPerDay] {
-                let windowKey = CounterKey(scope: key, metric: metric)
-                var window = try txn.window(windowKey)
-                window.add(delta, at: ticket.admittedAtMillis, now: now)
-                changes.windows[windowKey] = window
+        let held = try txn.remove(ticket.lease) != nil
+        guard held || delta != 0 else { return }
+        let counters = scopes[0]
+        for name in names {
+            try txn.load(name, into: counters)
+            counters.advance(to: now)
+            if delta != 0 {
+                counters.add(.tokensPerMinute, delta, at: ticket.admittedAtMillis)
+                counters.add(.tokensPerDay, delta, at: ticket.admittedAtMillis)
+                if var bucket = counters.tokenBucket {
+                    bucket.charge(delta)
+                    counters.tokenBucket = bucket
+                }
             }
-            let bucketKey = CounterKey(scope: key, metric: .tokensPerSecond)
-            if var bucket = try txn.bucket(bucketKey) {
-                bucket.charge(delta)
-                changes.buckets[bucketKey] = bucket
-            }
-            let leaseKey = CounterKey(scope: key, metric: .concurrency)
-            var leases = try txn.leases(leaseKey)
-            leases.release(id: ticket.leaseID)
-            leases.prune(at: now)
-            changes.leases[leaseKey] = leases
+            if held { counters.concurrency -= 1 }
+            try txn.put(name, counters)
         }
-        if ticket.reserved {
-            let key = CounterKey(scope: ticket.request.reserved, metric: .reservedTokensPerSecond)
-            if var bucket = try txn.bucket(key) {
-                bucket.charge(delta)
-                changes.buckets[key] = bucket
-            }
+        if ticket.reserved, delta != 0, var bucket = try txn.reservedBucket(ticket.request.reserved) {
+            bucket.charge(delta)
+            try txn.putReserved(ticket.request.reserved, bucket)
         }
-        try txn.write(changes)
     }
 
     /// The tightest per-minute request and token figures across the layers, before this request.
-    private func rateLimitSnapshot(
-        _ scopes: AdmissionRequest.Scopes, _ limits: EffectiveLimits, _ windows: [CounterKey: SlidingWindow]
-    ) -> RateLimitSnapshot {
+    private func rateLimitSnapshot(_ limits: EffectiveLimits) -> RateLimitSnapshot {
         var snapshot = RateLimitSnapshot.unlimited
-        for layer in Self.layers {
-            let key = scope(layer, scopes)
+        var tightestRequests = -1, tightestTokens = -1
+        for (index, layer) in Self.layers.enumerated() {
             let set = limits.limits(for: layer)
             if let limit = set.requestsPerMinute.map(Int64.init) {
-                let window = windows[CounterKey(scope: key, metric: .requestsPerMinute)] ?? .perMinute()
-                let remaining = max(0, limit - window.total(at: now))
+                let remaining = max(0, limit - scopes[index].total(.requestsPerMinute))
                 if snapshot.remainingRequests.map({ remaining < $0 }) ?? true {
-                    snapshot.limitRequests = limit
-                    snapshot.remainingRequests = remaining
-                    snapshot.resetRequestsMillis = window.wait(toAdd: 1, limit: limit, at: now) ?? 60_000
+                    (snapshot.limitRequests, snapshot.remainingRequests, tightestRequests) = (limit, remaining, index)
                 }
             }
             if let limit = set.tokensPerMinute.map(Int64.init) {
-                let window = windows[CounterKey(scope: key, metric: .tokensPerMinute)] ?? .perMinute()
-                let remaining = max(0, limit - window.total(at: now))
+                let remaining = max(0, limit - scopes[index].total(.tokensPerMinute))
                 if snapshot.remainingTokens.map({ remaining < $0 }) ?? true {
-                    snapshot.limitTokens = limit
-                    snapshot.remainingTokens = remaining
-                    snapshot.resetTokensMillis = window.wait(toAdd: 1, limit: limit, at: now) ?? 60_000
+                    (snapshot.limitTokens, snapshot.remainingTokens, tightestTokens) = (limit, remaining, index)
                 }
             }
+        }
+        // Reset times walk a window's buckets, so only for the two layers reported.
+        if tightestRequests >= 0, let limit = snapshot.limitRequests {
+            snapshot.resetRequestsMillis = scopes[tightestRequests].wait(.requestsPerMinute, toAdd: 1, limit: limit, at: now) ?? 60_000
+        }
+        if tightestTokens >= 0, let limit = snapshot.limitTokens {
+            snapshot.resetTokensMillis = scopes[tightestTokens].wait(.tokensPerMinute, toAdd: 1, limit: limit, at: now) ?? 60_000
         }
         return snapshot
     }
 }
 
-/// New counter values to write when a decision commits.
-struct CounterChanges {
-    var windows: [CounterKey: SlidingWindow] = [:]
-    var buckets: [CounterKey: TokenBucket] = [:]
-    var leases: [CounterKey: LeaseSet] = [:]
+/// What a decision needs that can be built before taking the writer lock.
+struct PreparedRequest {
+    let request: AdmissionRequest
+    let scopes: AdmissionRequest.Scopes
+    let names: [String]
+    let encodedScopes: [UInt8]
+
+    init(_ request: AdmissionRequest) {
+        self.request = request
+        scopes = request.scopes
+        names = scopes.names
+        encodedScopes = Lease.encode(scopes: names)
+    }
 }
 
-extension CounterAccess {
-    func write(_ changes: CounterChanges) throws {
-        for (key, window) in changes.windows { try put(key, window) }
-        for (key, bucket) in changes.buckets { try put(key, bucket) }
-        for (key, leases) in changes.leases { try put(key, leases) }
+/// Lease ids: a random start, then counting. Unique within a process, and across restarts
+/// with overwhelming probability; drawing 64 random bits per decision cost a system call each.
+enum LeaseIDs {
+    private static let counter = Atomic<Int64>(Int64.random(in: 1 ... (.max / 2)))
+    static func next() -> Int64 { counter.wrappingAdd(1, ordering: .relaxed).newValue }
+}
+
+extension LimitSet {
+    /// The configured value of a window's limit, nil when unlimited.
+    func limit(_ kind: LimitKind) -> Int? {
+        switch kind {
+        case .tokensPerDay: return tokensPerDay
+        case .requestsPerMinute: return requestsPerMinute
+        case .tokensPerMinute: return tokensPerMinute
+        case .tokensPerSecond: return tokensPerSecond
+        case .concurrency: return concurrency
+        default: return nil
+        }
     }
 }

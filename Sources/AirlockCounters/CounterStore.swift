@@ -10,7 +10,8 @@ import Foundation
 /// such case ``needsRebuild`` is true and the owner must call ``rebuild(_:)`` with the ledger's
 /// recent usage before admitting traffic — never a crash, never a silent zero.
 public final class CounterStore: Sendable {
-    public static let formatVersion: Int64 = 1
+    /// 2: one record per scope (`ScopeCounters`) and one per lease; 1 was a record per counter.
+    public static let formatVersion: Int64 = 2
     static let formatKey = Array("meta|format".utf8)
     static let cleanKey = Array("meta|clean".utf8)
 
@@ -57,21 +58,20 @@ public final class CounterStore: Sendable {
             var keys: [[UInt8]] = []
             try txn.forEach(prefix: []) { key, _ in keys.append(key) }
             for key in keys { try txn.delete(key) }
-            var windows: [CounterKey: SlidingWindow] = [:]
+            var slots: [String: Int] = [:]
+            for row in usage { for name in row.scopes where slots[name] == nil { slots[name] = slots.count } }
+            let buffer = ScopeCounterBuffer(count: slots.count)
+            for index in 0..<buffer.count { buffer[index].advance(to: nowMillis) }
             for row in usage {
-                for scope in row.scopes {
-                    for (metric, template, amount) in [
-                        (CounterMetric.requestsPerMinute, SlidingWindow.perMinute(), Int64(1)),
-                        (.tokensPerMinute, .perMinute(), row.totalTokens),
-                        (.tokensPerDay, .perDay(), row.totalTokens),
-                    ] {
-                        let key = CounterKey(scope: scope, metric: metric)
-                        windows[key, default: template].add(amount, at: row.timestampMillis, now: nowMillis)
-                    }
+                for name in row.scopes {
+                    let counters = buffer[slots[name]!]
+                    counters.add(.requestsPerMinute, 1, at: row.timestampMillis)
+                    counters.add(.tokensPerMinute, row.totalTokens, at: row.timestampMillis)
+                    counters.add(.tokensPerDay, row.totalTokens, at: row.timestampMillis)
                 }
             }
             let access = CounterAccess(txn: txn)
-            for (key, window) in windows { try access.put(key, window) }
+            for (name, index) in slots { try access.put(name, buffer[index]) }
             try txn.putIntegers(Self.formatKey, [Self.formatVersion])
             try txn.putIntegers(Self.cleanKey, [0])
         }

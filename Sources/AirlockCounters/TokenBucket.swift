@@ -9,6 +9,11 @@ public struct TokenBucket: Equatable, Sendable {
     public private(set) var levelMilli: Int64
     public private(set) var updatedMillis: Int64
 
+    public init(levelMilli: Int64, updatedMillis: Int64) {
+        self.levelMilli = levelMilli
+        self.updatedMillis = updatedMillis
+    }
+
     public init(full rate: Int64, burstSeconds: Int64, at nowMillis: Int64) {
         levelMilli = rate * burstSeconds * 1000
         updatedMillis = nowMillis

@@ -18,7 +18,8 @@ struct AdmissionBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         let traffic = BenchTraffic(keys: keys)
-        let lmdb = try await measureLMDB(traffic)
+        let requests = (0..<keys).map(traffic.request)
+        let lmdb = try await measureLMDB(requests)
         print("admission decisions, \(decisions) per side, \(keys) keys, \(callers) callers, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print("side     decisions/s  p50 µs   p99 µs")
         print(lmdb.row("lmdb"))
@@ -31,7 +32,7 @@ struct AdmissionBenchmark: AsyncParsableCommand {
         print("RESULT admission lmdb_per_s=\(Int(lmdb.perSecond)) redis_per_s=\(Int(redis.perSecond)) ratio=\(String(format: "%.1f", lmdb.perSecond / redis.perSecond)) lmdb_p50_us=\(lmdb.p50) lmdb_p99_us=\(lmdb.p99) redis_p50_us=\(redis.p50) redis_p99_us=\(redis.p99)")
     }
 
-    private func measureLMDB(_ traffic: BenchTraffic) async throws -> SideResult {
+    private func measureLMDB(_ requests: [AdmissionRequest]) async throws -> SideResult {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-bench-admission-\(getpid())").path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let counters = try CounterStore(dataDirectory: dir)
@@ -46,7 +47,7 @@ struct AdmissionBenchmark: AsyncParsableCommand {
                     samples.reserveCapacity(perCaller)
                     var generator = SystemRandomNumberGenerator()
                     for _ in 0..<perCaller {
-                        let request = traffic.request(Int.random(in: 0..<traffic.keys, using: &generator))
+                        let request = requests[Int.random(in: 0..<requests.count, using: &generator)]
                         let began = ContinuousClock.now
                         if case let .admitted(ticket) = try admission.admit(request) {
                             try admission.settle(ticket, actualTokens: request.estimatedTokens)

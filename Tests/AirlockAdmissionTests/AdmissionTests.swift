@@ -88,13 +88,29 @@ final class AdmissionFixture: Sendable {
         let first = try #require(f.ticket(try f.admission.admit(f.request())))
         _ = try #require(f.ticket(try f.admission.admit(f.request())))
         let refused = try #require(f.refusal(try f.admission.admit(f.request())))
-        #expect(refused.limit == .concurrency && refused.retryAfterMillis == 30_000)
+        #expect(refused.limit == .concurrency && refused.retryAfterMillis == 1_000)
         try f.admission.settle(first, actualTokens: 5)
         #expect(f.ticket(try f.admission.admit(f.request())) != nil)
         #expect(f.refusal(try f.admission.admit(f.request())) != nil)
         // Nobody settles the other two (their process "crashed"): the leases run out.
         f.clock.advance(seconds: 30)
         #expect(f.ticket(try f.admission.admit(f.request())) != nil)
+    }
+
+    @Test func aLateSettlementOfAnExpiredLeaseDoesNotFreeASlotTwice() throws {
+        var limits = AdmissionFixture.open
+        limits.key = LimitSet(concurrency: 2)
+        let f = try AdmissionFixture(limits, leaseMillis: 30_000)
+        let stale = try (0..<2).map { _ in try #require(f.ticket(try f.admission.admit(f.request()))) }
+        f.clock.advance(seconds: 31)
+        _ = try (0..<2).map { _ in try #require(f.ticket(try f.admission.admit(f.request()))) }
+        // The first two settle after their leases ran out (and were swept): their slots were
+        // already given back, so settling them must not free the new requests' slots.
+        for ticket in stale { try f.admission.settle(ticket, actualTokens: 10) }
+        #expect(f.refusal(try f.admission.admit(f.request()))?.limit == .concurrency)
+        // Settling twice is harmless too.
+        try f.admission.settle(stale[0], actualTokens: 10)
+        #expect(f.refusal(try f.admission.admit(f.request()))?.limit == .concurrency)
     }
 
     @Test func settlementTruesUpTokensToWhatTheEngineReported() throws {

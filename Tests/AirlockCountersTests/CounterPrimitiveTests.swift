@@ -5,15 +5,16 @@ import Testing
     /// Admit-if-fits against the window for random arrivals over five minutes, then check every
     /// true 60 s window (to the millisecond) holds at most the limit.
     @Test func neverAdmitsMoreThanTheLimitInAnyWindow() {
-        var window = SlidingWindow.perMinute()
+        let buffer = ScopeCounterBuffer(count: 1)
         var generator = SystemRandomNumberGenerator()
         let limit: Int64 = 50
         var admitted: [Int64] = []
         var now: Int64 = 1_800_000_000_000
         for _ in 0..<5_000 {
             now += Int64.random(in: 0...120, using: &generator)
-            if window.total(at: now) + 1 <= limit {
-                window.add(1, at: now, now: now)
+            buffer[0].advance(to: now)
+            if buffer[0].total(.requestsPerMinute) + 1 <= limit {
+                buffer[0].add(.requestsPerMinute, 1, at: now)
                 admitted.append(now)
             }
         }
@@ -25,34 +26,81 @@ import Testing
         #expect(admitted.count > 200)  // and it does admit: the window slides
     }
 
+    /// The running total always equals a recount from scratch, across long gaps and clocks
+    /// that step back.
+    @Test func runningTotalsMatchARecount() {
+        let buffer = ScopeCounterBuffer(count: 1)
+        var events: [(Int64, Int64)] = []
+        var generator = SystemRandomNumberGenerator()
+        var now: Int64 = 1_800_000_000_000
+        for step in 0..<3_000 {
+            now += step % 500 == 0 ? 200_000 : Int64.random(in: -300...2_000, using: &generator)
+            buffer[0].advance(to: now)
+            let amount = Int64.random(in: 0...9, using: &generator)
+            buffer[0].add(.tokensPerMinute, amount, at: now)
+            events.append((now, amount))
+            let head = events.map(\.0).max()! / 1_000
+            let recount = events.filter { $0.0 / 1_000 > head - 61 }.reduce(0) { $0 + $1.1 }
+            #expect(buffer[0].total(.tokensPerMinute) == recount)
+        }
+    }
+
     @Test func waitSaysWhenRoomFrees() {
-        var window = SlidingWindow.perMinute()
+        let buffer = ScopeCounterBuffer(count: 1)
         let t: Int64 = 1_800_000_000_500
-        window.add(10, at: t, now: t)
+        buffer[0].advance(to: t)
+        buffer[0].add(.requestsPerMinute, 10, at: t)
         // The row added at t stops counting 60.5 s after it (its bucket, plus one), never sooner than 60 s.
-        #expect(window.wait(toAdd: 1, limit: 10, at: t + 1_000) == 59_500)
-        #expect(window.wait(toAdd: 11, limit: 10, at: t) == nil)
-        #expect(window.total(at: t + 61_000) == 0)
+        buffer[0].advance(to: t + 1_000)
+        #expect(buffer[0].wait(.requestsPerMinute, toAdd: 1, limit: 10, at: t + 1_000) == 59_500)
+        #expect(buffer[0].wait(.requestsPerMinute, toAdd: 11, limit: 10, at: t + 1_000) == nil)
+        buffer[0].advance(to: t + 61_000)
+        #expect(buffer[0].total(.requestsPerMinute) == 0)
     }
 
     @Test func adjustmentsToBucketsThatLeftTheWindowAreDropped() {
-        var window = SlidingWindow.perMinute()
+        let buffer = ScopeCounterBuffer(count: 1)
         let t: Int64 = 1_800_000_000_000
-        window.add(100, at: t, now: t)
-        window.add(-40, at: t, now: t + 30_000)
-        #expect(window.total(at: t + 30_000) == 60)
-        window.add(-1_000, at: t, now: t + 30_000)
-        #expect(window.total(at: t + 30_000) == 0)
-        window.add(5, at: t, now: t + 120_000)
-        #expect(window.total(at: t + 120_000) == 0)
+        buffer[0].advance(to: t)
+        buffer[0].add(.tokensPerMinute, 100, at: t)
+        buffer[0].advance(to: t + 30_000)
+        buffer[0].add(.tokensPerMinute, -40, at: t)
+        #expect(buffer[0].total(.tokensPerMinute) == 60)
+        buffer[0].add(.tokensPerMinute, -1_000, at: t)
+        #expect(buffer[0].total(.tokensPerMinute) == 0)
+        buffer[0].advance(to: t + 120_000)
+        buffer[0].add(.tokensPerMinute, 5, at: t)
+        #expect(buffer[0].total(.tokensPerMinute) == 0)
+    }
+
+    @Test func theDayWindowKeepsADayIn15MinuteBuckets() {
+        let buffer = ScopeCounterBuffer(count: 1)
+        let t: Int64 = 1_800_000_000_000
+        buffer[0].advance(to: t)
+        buffer[0].add(.tokensPerDay, 1_000, at: t)
+        buffer[0].advance(to: t + 86_000_000)
+        #expect(buffer[0].total(.tokensPerDay) == 1_000)
+        #expect(buffer[0].total(.tokensPerMinute) == 0)
+        buffer[0].advance(to: t + 86_400_000 + 900_000)
+        #expect(buffer[0].total(.tokensPerDay) == 0)
     }
 
     @Test func encodingRoundTripsAndRefusesTheWrongShape() {
-        var window = SlidingWindow.perDay()
-        window.add(7, at: 1_800_000_000_000, now: 1_800_000_000_000)
-        #expect(SlidingWindow(stored: window.stored, matching: .perDay()) == window)
-        #expect(SlidingWindow(stored: window.stored, matching: .perMinute()) == nil)
-        #expect(SlidingWindow(stored: [1, 2, 3], matching: .perDay()) == nil)
+        let buffer = ScopeCounterBuffer(count: 2)
+        buffer[0].advance(to: 1_800_000_000_000)
+        buffer[0].add(.tokensPerDay, 7, at: 1_800_000_000_000)
+        buffer[0].tokenBucket = TokenBucket(full: 5, burstSeconds: 1, at: 0)
+        buffer[0].concurrency = 3
+        let bytes = Array(buffer[0].bytes)
+        #expect(bytes.withUnsafeBytes { buffer[1].load($0) })
+        #expect(Array(buffer[1].bytes) == bytes)
+        #expect(buffer[1].tokenBucket == TokenBucket(full: 5, burstSeconds: 1, at: 0) && buffer[1].concurrency == 3)
+        #expect(!bytes.dropLast(8).withUnsafeBytes { buffer[1].load(UnsafeRawBufferPointer(rebasing: $0[...])) })
+        var wrongTag = bytes
+        wrongTag[0] ^= 1
+        #expect(!wrongTag.withUnsafeBytes { buffer[1].load($0) })
+        buffer[1].reset()
+        #expect(buffer[1].tokenBucket == nil && buffer[1].concurrency == 0)
     }
 }
 
@@ -71,16 +119,15 @@ import Testing
     }
 }
 
-@Suite struct LeaseSetTests {
-    @Test func expiredLeasesFreeTheirSlots() {
-        var leases = LeaseSet()
-        leases.add(id: 1, expiresMillis: 100)
-        leases.add(id: 2, expiresMillis: 200)
-        leases.prune(at: 150)
-        #expect(leases.count == 1)
-        let first = leases.release(id: 2)
-        let second = leases.release(id: 2)
-        #expect(first && !second)
-        #expect(LeaseSet(stored: leases.stored) == leases)
+@Suite struct LeaseTests {
+    @Test func leaseKeysSortByExpiryAndRoundTrip() {
+        let early = Lease(id: Int64.max, expiresMillis: 1_000)
+        let late = Lease(id: 1, expiresMillis: 2_000)
+        #expect(early.key.lexicographicallyPrecedes(late.key))
+        #expect(late.key.withUnsafeBytes { Lease(key: $0) } == late)
+        #expect(early.key.withUnsafeBytes { Lease(key: $0) } == early)
+        #expect(Array("l|short".utf8).withUnsafeBytes { Lease(key: $0) } == nil)
+        let scopes = ["g", "o:org_1", "e:env_1", "k:key_1"]
+        #expect(Lease.encode(scopes: scopes).withUnsafeBytes { Lease.decode(scopes: $0) } == scopes)
     }
 }

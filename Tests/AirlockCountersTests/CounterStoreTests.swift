@@ -71,11 +71,11 @@ import Testing
         try store.rebuild(Self.usage, now: now)
         let totals = try store.environment.read { txn in
             let access = CounterAccess(txn: txn)
-            return [
-                try access.window(CounterKey(scope: "g", metric: .requestsPerMinute)).total(at: now),
-                try access.window(CounterKey(scope: "o:org_1", metric: .tokensPerMinute)).total(at: now),
-                try access.window(CounterKey(scope: "k:key_2", metric: .tokensPerDay)).total(at: now),
-            ]
+            let buffer = ScopeCounterBuffer(count: 3)
+            try access.load("g", into: buffer[0])
+            try access.load("o:org_1", into: buffer[1])
+            try access.load("k:key_2", into: buffer[2])
+            return [buffer[0].total(.requestsPerMinute), buffer[1].total(.tokensPerMinute), buffer[2].total(.tokensPerDay)]
         }
         #expect(totals == [2, 150, 50])
     }
@@ -97,10 +97,16 @@ import Testing
     @Test func aDamagedCounterValueIsAnErrorNotAZero() throws {
         let dir = TemporaryDirectory()
         let store = try CounterStore(dataDirectory: dir.path)
-        let key = CounterKey(scope: "g", metric: .requestsPerMinute)
-        try store.environment.write { txn in try txn.put(key.bytes, [1, 2, 3]) }
+        try store.environment.write { txn in
+            try txn.put(Array("g".utf8), [1, 2, 3])
+            try txn.put(Array("r:org_1:m".utf8), [1, 2, 3])
+        }
+        let buffer = ScopeCounterBuffer(count: 1)
         #expect(throws: CounterDamage.self) {
-            try store.environment.read { txn in try CounterAccess(txn: txn).window(key) }
+            try store.environment.read { txn in try CounterAccess(txn: txn).load("g", into: buffer[0]) }
+        }
+        #expect(throws: CounterDamage.self) {
+            try store.environment.read { txn in try CounterAccess(txn: txn).reservedBucket("r:org_1:m") }
         }
     }
 }
