@@ -48,11 +48,27 @@ struct RedisTools {
                 .map { "\($0)/\(name)" }
                 .first { FileManager.default.isExecutableFile(atPath: $0) }
         }
-        guard let server = find("redis-server"), let cli = find("redis-cli"), let benchmark = find("redis-benchmark") else {
-            throw RedisPeerError("the Redis side needs redis-server, redis-cli and redis-benchmark: install them "
-                + "(`apt-get install -y redis-server`) or pass --lmdb-only")
+        guard let server = find("redis-server") ?? serverFromTools(find("redis-check-rdb")),
+              let cli = find("redis-cli"), let benchmark = find("redis-benchmark")
+        else {
+            throw RedisPeerError("the Redis side needs redis-server (or redis-check-rdb), redis-cli and redis-benchmark: "
+                + "install them (`apt-get install -y redis-tools`) or pass --lmdb-only")
         }
         return RedisTools(server: server, cli: cli, benchmark: benchmark)
+    }
+
+    /// Debian's redis-tools ships the server binary as `redis-check-rdb`; it runs as a server
+    /// when started under the name `redis-server` (Debian's redis-server package is only that
+    /// symlink plus a system service, which a benchmark has no business installing). So a
+    /// symlink by that name in a scratch directory is enough.
+    private static func serverFromTools(_ checkRDB: String?) -> String? {
+        guard let checkRDB else { return nil }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("airlock-bench-redis-bin-\(getuid())").path
+        let link = directory + "/redis-server"
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try? FileManager.default.removeItem(atPath: link)
+        guard (try? FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: checkRDB)) != nil else { return nil }
+        return link
     }
 }
 
