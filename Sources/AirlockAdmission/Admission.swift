@@ -62,13 +62,13 @@ public final class Admission: @unchecked Sendable {
         return decision
     }
 
-    /// Trues up the ticket's estimate to what the engine reported and frees its slots. Safe to
-    /// call once per ticket; a lease that already expired is simply gone.
+    /// Trues up the ticket's estimate to what the engine reported and frees its slots. Call it
+    /// once per ticket: slots are freed only while the lease is held (a second call, or one
+    /// after the lease expired, frees nothing), but a second call would true up tokens again.
     public func settle(_ ticket: AdmissionTicket, actualTokens: Int64) throws {
         let now = clock.now().value
-        let names = ticket.request.names
         try counters.environment.write { txn in
-            try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds, scopes: scopes).settle(ticket, names: names, actualTokens: actualTokens)
+            try CounterTransaction(txn: txn, now: now, burstSeconds: burstSeconds, scopes: scopes).settle(ticket, actualTokens: actualTokens)
         }
     }
 

@@ -144,16 +144,15 @@ public struct AdmissionTicket: Sendable, Equatable {
 extension AdmissionRequest {
     /// The counter scopes a request is charged to.
     public struct Scopes: Sendable, Equatable {
-        public var org: String
-        public var env: String
-        public var key: String
-        public var reserved: String
         /// The layers' scope names, outermost first: global, org, env, key.
-        public var names: [String] { ["g", org, env, key] }
+        public var names: [String]
+        /// The org's reserved-capacity bucket for the request's model.
+        public var reserved: String
     }
 
     var scopes: Scopes {
-        Scopes(org: "o:\(orgID)", env: "e:\(envID)", key: "k:\(keyID)", reserved: "r:\(orgID):\(model)")
+        Scopes(names: ScopeName.layers(org: orgID.rawValue, env: envID.rawValue, key: keyID.rawValue),
+               reserved: ScopeName.reserved(org: orgID.rawValue, model: model))
     }
 }
 

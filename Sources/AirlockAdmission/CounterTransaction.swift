@@ -38,14 +38,14 @@ struct CounterTransaction {
     func admit(
         _ prepared: PreparedRequest, limits: EffectiveLimits, leaseMillis: Int64, sweepDue: Bool, poolSaturated: () -> Bool
     ) throws -> (AdmissionDecision, nextExpiry: Int64?) {
-        let nextExpiry = sweepDue ? try txn.sweepExpiredLeases(at: now) : nil
+        let nextExpiry = sweepDue ? try txn.sweepExpiredLeases(at: now, scratch: scopes[0]) : nil
         return (try decide(prepared, limits: limits, leaseMillis: leaseMillis, poolSaturated: poolSaturated), nextExpiry)
     }
 
     private func decide(
         _ prepared: PreparedRequest, limits: EffectiveLimits, leaseMillis: Int64, poolSaturated: () -> Bool
     ) throws -> AdmissionDecision {
-        let names = prepared.names
+        let names = prepared.scopes.names
         let estimate = prepared.request.estimatedTokens
         var reservedBucket = try drawReserved(prepared.scopes.reserved, rate: Int64(limits.reservedTokensPerSecond), estimate: estimate)
         let reserved = reservedBucket != nil
@@ -105,12 +105,12 @@ struct CounterTransaction {
 
     /// Trues up the estimate to `actualTokens` in the buckets charged at admission and gives the
     /// lease's slots back — unless the lease already expired, whose sweep gave them back.
-    func settle(_ ticket: AdmissionTicket, names: [String], actualTokens: Int64) throws {
+    func settle(_ ticket: AdmissionTicket, actualTokens: Int64) throws {
         let delta = max(0, actualTokens) - ticket.estimatedTokens
-        let held = try txn.remove(ticket.lease) != nil
+        let held = try txn.remove(ticket.lease)
         guard held || delta != 0 else { return }
         let counters = scopes[0]
-        for name in names {
+        for name in ticket.request.names {
             try txn.load(name, into: counters)
             counters.advance(to: now)
             if delta != 0 {
@@ -132,31 +132,25 @@ struct CounterTransaction {
 
     /// The tightest per-minute request and token figures across the layers, before this request.
     private func rateLimitSnapshot(_ limits: EffectiveLimits) -> RateLimitSnapshot {
-        var snapshot = RateLimitSnapshot.unlimited
-        var tightestRequests = -1, tightestTokens = -1
+        let requests = tightest(.requestsPerMinute, limits) { $0.requestsPerMinute }
+        let tokens = tightest(.tokensPerMinute, limits) { $0.tokensPerMinute }
+        return RateLimitSnapshot(
+            limitRequests: requests?.limit, remainingRequests: requests?.remaining, resetRequestsMillis: requests?.reset ?? 0,
+            limitTokens: tokens?.limit, remainingTokens: tokens?.remaining, resetTokensMillis: tokens?.reset ?? 0)
+    }
+
+    /// The layer with the least left of `window`'s limit: its limit, what remains, and when one
+    /// more unit fits. The reset walks the window's buckets, so only for the layer reported.
+    private func tightest(
+        _ window: CounterWindow, _ limits: EffectiveLimits, _ limitOf: (LimitSet) -> Int?
+    ) -> (limit: Int64, remaining: Int64, reset: Int64)? {
+        var best: (index: Int, limit: Int64, remaining: Int64)?
         for (index, layer) in Self.layers.enumerated() {
-            let set = limits.limits(for: layer)
-            if let limit = set.requestsPerMinute.map(Int64.init) {
-                let remaining = max(0, limit - scopes[index].total(.requestsPerMinute))
-                if snapshot.remainingRequests.map({ remaining < $0 }) ?? true {
-                    (snapshot.limitRequests, snapshot.remainingRequests, tightestRequests) = (limit, remaining, index)
-                }
-            }
-            if let limit = set.tokensPerMinute.map(Int64.init) {
-                let remaining = max(0, limit - scopes[index].total(.tokensPerMinute))
-                if snapshot.remainingTokens.map({ remaining < $0 }) ?? true {
-                    (snapshot.limitTokens, snapshot.remainingTokens, tightestTokens) = (limit, remaining, index)
-                }
-            }
+            guard let limit = limitOf(limits.limits(for: layer)).map(Int64.init) else { continue }
+            let remaining = max(0, limit - scopes[index].total(window))
+            if remaining < best?.remaining ?? .max { best = (index, limit, remaining) }
         }
-        // Reset times walk a window's buckets, so only for the two layers reported.
-        if tightestRequests >= 0, let limit = snapshot.limitRequests {
-            snapshot.resetRequestsMillis = scopes[tightestRequests].wait(.requestsPerMinute, toAdd: 1, limit: limit, at: now) ?? 60_000
-        }
-        if tightestTokens >= 0, let limit = snapshot.limitTokens {
-            snapshot.resetTokensMillis = scopes[tightestTokens].wait(.tokensPerMinute, toAdd: 1, limit: limit, at: now) ?? 60_000
-        }
-        return snapshot
+        return best.map { ($0.limit, $0.remaining, scopes[$0.index].wait(window, toAdd: 1, limit: $0.limit, at: now) ?? 60_000) }
     }
 }
 
@@ -164,14 +158,13 @@ struct CounterTransaction {
 struct PreparedRequest {
     let request: AdmissionRequest
     let scopes: AdmissionRequest.Scopes
-    let names: [String]
+    /// The lease record's value: the scopes whose slots it holds.
     let encodedScopes: [UInt8]
 
     init(_ request: AdmissionRequest) {
         self.request = request
         scopes = request.scopes
-        names = scopes.names
-        encodedScopes = Lease.encode(scopes: names)
+        encodedScopes = Lease.encode(scopes: scopes.names)
     }
 }
 

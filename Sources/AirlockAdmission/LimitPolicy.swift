@@ -13,7 +13,13 @@ public final class LimitPolicy: Sendable {
     private struct Snapshot: Sendable {
         var generation: Int64 = -1
         var overrides: [LimitScope: LimitSet] = [:]
-        var reservations: [String: Int] = [:]
+        var reservations: [ReservationKey: Int] = [:]
+    }
+
+    /// Keyed by value, so a lookup on the request path builds no string.
+    private struct ReservationKey: Hashable, Sendable {
+        var org: OrgID
+        var model: String
     }
 
     private let defaults: AirlockConfig.Limits
@@ -33,7 +39,7 @@ public final class LimitPolicy: Sendable {
         let loaded = try await store.read { reader in
             Snapshot(
                 generation: try reader.tenancyGeneration(), overrides: try reader.limitOverrides(),
-                reservations: Dictionary(try reader.reservations().map { ("\($0.orgID)|\($0.model)", $0.capacityUnits) },
+                reservations: Dictionary(try reader.reservations().map { (ReservationKey(org: $0.orgID, model: $0.model), $0.capacityUnits) },
                                          uniquingKeysWith: { first, _ in first }))
         }
         snapshot.withLock { state in
@@ -49,7 +55,7 @@ public final class LimitPolicy: Sendable {
                 env: defaults.env.overridden(by: state.overrides[.env(request.envID)]),
                 key: defaults.key.overridden(by: state.overrides[.key(request.keyID)]),
                 maxTokensPerRequest: defaults.maxTokensPerRequest, maxRequestBytes: defaults.maxRequestBytes,
-                reservedTokensPerSecond: state.reservations["\(request.orgID)|\(request.model)"] ?? 0)
+                reservedTokensPerSecond: state.reservations[ReservationKey(org: request.orgID, model: request.model)] ?? 0)
         }
     }
 }

@@ -1,8 +1,8 @@
 /// Typed access to the counters inside one LMDB write (or read) transaction.
 ///
 /// Key layout (docs/ARCHITECTURE.md, "Counters and admission"): a scope's record sits under the
-/// scope's name — `g` (global), `o:<org id>`, `e:<env id>`, `k:<key id>`; an org's reserved
-/// capacity bucket under `r:<org id>:<model>`; leases under `l|…` (see ``Lease``); bookkeeping
+/// scope's name (``ScopeName``) — `g` (global), `o:<org id>`, `e:<env id>`, `k:<key id>`; an
+/// org's reserved capacity bucket under `r:<org id>:<model>`; leases under `l|…` (see ``Lease``); bookkeeping
 /// under `meta|…`. Scope names contain no `|`, so the three families never collide. A value that
 /// cannot be decoded throws ``CounterDamage`` rather than reading as zero.
 public struct CounterAccess {
@@ -39,20 +39,16 @@ public struct CounterAccess {
         try txn.put(lease.key, encodedScopes)
     }
 
-    /// Removes a lease; returns its scopes, or nil if it was not held (already expired and swept).
-    public func remove(_ lease: Lease) throws -> [String]? {
-        let key = lease.key
-        let scopes = try txn.withValue(key) { $0.map(Lease.decode(scopes:)) }
-        guard let scopes else { return nil }
-        try txn.delete(key)
-        return scopes
+    /// Removes a lease; false if it was not held (already expired and swept, or settled).
+    public func remove(_ lease: Lease) throws -> Bool {
+        try txn.delete(lease.key)
     }
 
-    /// Gives back the slots of every lease that expired by `nowMillis`. Returns when the next
-    /// lease expires (nil if none is held): until then a sweep would find nothing, as any lease
-    /// added later expires later still.
+    /// Gives back the slots of every lease that expired by `nowMillis`, reading each scope into
+    /// `scratch`. Returns when the next lease expires (nil if none is held): until then a sweep
+    /// would find nothing, as any lease added later expires later still.
     @discardableResult
-    public func sweepExpiredLeases(at nowMillis: Int64) throws -> Int64? {
+    public func sweepExpiredLeases(at nowMillis: Int64, scratch: ScopeCounters) throws -> Int64? {
         var next: Int64?
         let expired = try txn.collect(prefix: Lease.prefix) { key, value -> (Lease, [String])? in
             guard next == nil else { return nil }
@@ -63,13 +59,11 @@ public struct CounterAccess {
             }
             return (lease, Lease.decode(scopes: value))
         }
-        guard !expired.isEmpty else { return next }
-        let buffer = ScopeCounterBuffer(count: 1)
         for (lease, scopes) in expired {
             for name in scopes {
-                try load(name, into: buffer[0])
-                buffer[0].concurrency -= 1
-                try put(name, buffer[0])
+                try load(name, into: scratch)
+                scratch.concurrency -= 1
+                try put(name, scratch)
             }
             try txn.delete(lease.key)
         }

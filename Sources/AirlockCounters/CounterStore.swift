@@ -22,26 +22,32 @@ public final class CounterStore: Sendable {
 
     public init(dataDirectory: String) throws {
         let path = (dataDirectory as NSString).appendingPathComponent("counters")
-        let (environment, movedAside) = try Self.openUsable(path)
-        let (format, clean) = try environment.read { txn in
-            (try txn.getIntegers(Self.formatKey)?.first, try txn.getIntegers(Self.cleanKey)?.first)
-        }
-        needsRebuild = movedAside != nil || format != Self.formatVersion || clean != 1
+        let (environment, marks, movedAside) = try Self.openUsable(path)
+        needsRebuild = movedAside != nil || marks.format != Self.formatVersion || marks.clean != 1
         self.environment = environment
         self.movedAside = movedAside
         try environment.write { txn in try txn.putIntegers(Self.cleanKey, [0]) }
         try environment.sync()
     }
 
-    private static func openUsable(_ path: String) throws -> (LMDBEnvironment, String?) {
-        do {
+    /// Opens the environment and reads its format and clean marks — the first read is also
+    /// the test of whether LMDB can use the file at all.
+    private static func openUsable(_ path: String) throws -> (LMDBEnvironment, (format: Int64?, clean: Int64?), String?) {
+        func open() throws -> (LMDBEnvironment, (format: Int64?, clean: Int64?)) {
             let environment = try LMDBEnvironment(path: path)
-            _ = try environment.read { try $0.get(Self.formatKey) }
-            return (environment, nil)
+            let marks = try environment.read { txn in
+                (format: try txn.getIntegers(Self.formatKey)?.first, clean: try txn.getIntegers(Self.cleanKey)?.first)
+            }
+            return (environment, marks)
+        }
+        do {
+            let (environment, marks) = try open()
+            return (environment, marks, nil)
         } catch let error as LMDBError where error.meansUnusableFile {
             // The failed environment was closed when it went out of scope above.
             let moved = try moveAside(path)
-            return (try LMDBEnvironment(path: path), moved)
+            let (environment, marks) = try open()
+            return (environment, marks, moved)
         }
     }
 
@@ -55,9 +61,7 @@ public final class CounterStore: Sendable {
     /// environment as ours and trustworthy.
     public func rebuild(_ usage: [RecentUsage], now nowMillis: Int64) throws {
         try environment.write { txn in
-            var keys: [[UInt8]] = []
-            try txn.forEach(prefix: []) { key, _ in keys.append(key) }
-            for key in keys { try txn.delete(key) }
+            try txn.removeAll()
             var slots: [String: Int] = [:]
             for row in usage { for name in row.scopes where slots[name] == nil { slots[name] = slots.count } }
             let buffer = ScopeCounterBuffer(count: slots.count)
@@ -102,5 +106,5 @@ public struct RecentUsage: Sendable {
     }
 
     /// Every layer the request was counted in.
-    var scopes: [String] { ["g", "o:\(orgID)", "e:\(envID)", "k:\(keyID)"] }
+    var scopes: [String] { ScopeName.layers(org: orgID, env: envID, key: keyID) }
 }

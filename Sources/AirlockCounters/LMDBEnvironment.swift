@@ -91,99 +91,49 @@ public final class LMDBEnvironment: @unchecked Sendable {
 }
 
 /// Access to the database inside one transaction. Valid only inside the closure it was given to.
+///
+/// Every operation comes down to one of three private calls on raw bytes (`rawGet`, `rawPut`,
+/// `rawDelete`); the public ones only say how the key and value are held.
 public struct LMDBTransaction {
     let txn: OpaquePointer
     let dbi: MDB_dbi
 
-    /// The value for `key` as 64-bit integers copied out of the map, or nil. A value whose length
-    /// is not a multiple of 8 reads as an empty array (callers treat that as damage).
-    public func getIntegers(_ key: [UInt8]) throws -> [Int64]? {
-        var keyBytes = key
-        return try keyBytes.withUnsafeMutableBytes { keyBuffer in
-            var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
-            var value = MDB_val()
-            let code = mdb_get(txn, dbi, &keyVal, &value)
-            if code == MDB_NOTFOUND { return nil }
-            try LMDBError.check(code, "mdb_get")
-            guard value.mv_size % 8 == 0 else { return [] }
-            let count = value.mv_size / 8
-            return [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
-                UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
-                initialized = count
-            }
-        }
+    // MARK: Reading
+
+    /// Calls `body` with the value stored under `key`, in place in the map (no copy), or with
+    /// nil. The bytes are valid only inside `body`.
+    public func withValue<T>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        try key.withUnsafeBytes { try rawGet($0, body) }
     }
 
-    /// Stores 64-bit integers (host byte order: the file never leaves this machine).
-    public func putIntegers(_ key: [UInt8], _ numbers: [Int64]) throws {
-        var keyBytes = key
-        var values = numbers
-        try keyBytes.withUnsafeMutableBytes { keyBuffer in
-            try values.withUnsafeMutableBytes { valueBuffer in
-                var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
-                var val = MDB_val(mv_size: valueBuffer.count, mv_data: valueBuffer.baseAddress)
-                try LMDBError.check(mdb_put(txn, dbi, &keyVal, &val, 0), "mdb_put")
-            }
-        }
+    /// As above, keyed by `name`'s UTF-8 bytes (no key array is built).
+    public func withValue<T>(_ name: String, _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        var name = name
+        return try name.withUTF8 { try rawGet(UnsafeRawBufferPointer($0), body) }
     }
 
     /// The value for `key`, copied out of the map, or nil.
     public func get(_ key: [UInt8]) throws -> [UInt8]? {
-        var keyBytes = key
-        return try keyBytes.withUnsafeMutableBytes { keyBuffer in
-            var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
-            var value = MDB_val()
-            let code = mdb_get(txn, dbi, &keyVal, &value)
-            if code == MDB_NOTFOUND { return nil }
-            try LMDBError.check(code, "mdb_get")
-            return Array(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
-        }
+        try withValue(key) { $0.map(Array.init) }
     }
 
-    public func put(_ key: [UInt8], _ value: [UInt8]) throws {
-        var keyBytes = key
-        var valueBytes = value
-        try keyBytes.withUnsafeMutableBytes { keyBuffer in
-            try valueBytes.withUnsafeMutableBytes { valueBuffer in
-                var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
-                var val = MDB_val(mv_size: valueBuffer.count, mv_data: valueBuffer.baseAddress)
-                try LMDBError.check(mdb_put(txn, dbi, &keyVal, &val, 0), "mdb_put")
+    /// The value for `key` as 64-bit integers copied out of the map, or nil. A value whose length
+    /// is not a multiple of 8 reads as an empty array (callers treat that as damage).
+    public func getIntegers(_ key: [UInt8]) throws -> [Int64]? {
+        try withValue(key) { value in
+            value.map { bytes in
+                guard bytes.count % 8 == 0 else { return [] }
+                return [Int64](unsafeUninitializedCapacity: bytes.count / 8) { buffer, initialized in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: bytes)
+                    initialized = bytes.count / 8
+                }
             }
         }
     }
 
-    /// Calls `body` with the value stored under `name`'s UTF-8 bytes, in place in the map (no
-    /// copy), or with nil. The bytes are valid only inside `body`.
-    public func withValue<T>(_ name: String, _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
-        var name = name
-        return try name.withUTF8 { try withValue(UnsafeRawBufferPointer($0), body) }
-    }
-
-    public func withValue<T>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
-        try key.withUnsafeBytes { try withValue($0, body) }
-    }
-
-    private func withValue<T>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
-        var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var value = MDB_val()
-        let code = mdb_get(txn, dbi, &keyVal, &value)
-        if code == MDB_NOTFOUND { return try body(nil) }
-        try LMDBError.check(code, "mdb_get")
-        return try body(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
-    }
-
-    /// Stores `value` under `name`'s UTF-8 bytes (LMDB copies it).
-    public func put(_ name: String, _ value: UnsafeRawBufferPointer) throws {
-        var name = name
-        try name.withUTF8 { key in
-            var keyVal = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-            var val = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
-            try LMDBError.check(mdb_put(txn, dbi, &keyVal, &val, 0), "mdb_put")
-        }
-    }
-
-    /// Walks the keys that start with `prefix` in order, passing each key and value (valid only
-    /// during the call) to `body`, and collects what it returns until it returns nil.
+    /// Walks the keys that start with `prefix` (every key, for an empty prefix) in order,
+    /// passing each key and value (valid only during the call) to `body`, and collects what it
+    /// returns until it returns nil.
     public func collect<T>(prefix: [UInt8], _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> T?) throws -> [T] {
         var cursor: OpaquePointer?
         try LMDBError.check(mdb_cursor_open(txn, dbi, &cursor), "mdb_cursor_open")
@@ -192,7 +142,8 @@ public struct LMDBTransaction {
         try prefix.withUnsafeBytes { prefixBytes in
             var key = MDB_val(mv_size: prefixBytes.count, mv_data: UnsafeMutableRawPointer(mutating: prefixBytes.baseAddress))
             var value = MDB_val()
-            var code = mdb_cursor_get(cursor, &key, &value, MDB_SET_RANGE)
+            // LMDB refuses an empty key for MDB_SET_RANGE.
+            var code = mdb_cursor_get(cursor, &key, &value, prefix.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
             while code == 0 {
                 let keyBytes = UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size)
                 guard keyBytes.starts(with: prefixBytes),
@@ -206,33 +157,60 @@ public struct LMDBTransaction {
         return collected
     }
 
-    /// Removes `key`; no error if it was absent.
-    public func delete(_ key: [UInt8]) throws {
-        var keyBytes = key
-        try keyBytes.withUnsafeMutableBytes { keyBuffer in
-            var keyVal = MDB_val(mv_size: keyBuffer.count, mv_data: keyBuffer.baseAddress)
-            let code = mdb_del(txn, dbi, &keyVal, nil)
-            if code != MDB_NOTFOUND { try LMDBError.check(code, "mdb_del") }
-        }
+    // MARK: Writing
+
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        try key.withUnsafeBytes { key in try value.withUnsafeBytes { try rawPut(key, $0) } }
     }
 
-    /// Calls `body` for every key that starts with `prefix`, in key order.
-    public func forEach(prefix: [UInt8], _ body: ([UInt8], [UInt8]) throws -> Void) throws {
-        var cursor: OpaquePointer?
-        try LMDBError.check(mdb_cursor_open(txn, dbi, &cursor), "mdb_cursor_open")
-        defer { mdb_cursor_close(cursor) }
-        var start = prefix
-        try start.withUnsafeMutableBytes { prefixBuffer in
-            var key = MDB_val(mv_size: prefixBuffer.count, mv_data: prefixBuffer.baseAddress)
-            var value = MDB_val()
-            var code = mdb_cursor_get(cursor, &key, &value, prefix.isEmpty ? MDB_FIRST : MDB_SET_RANGE)
-            while code == 0 {
-                let keyBytes = Array(UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size))
-                guard keyBytes.starts(with: prefix) else { return }
-                try body(keyBytes, Array(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)))
-                code = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
-            }
-            if code != MDB_NOTFOUND { try LMDBError.check(code, "mdb_cursor_get") }
-        }
+    /// Stores 64-bit integers (host byte order: the file never leaves this machine).
+    public func putIntegers(_ key: [UInt8], _ numbers: [Int64]) throws {
+        try key.withUnsafeBytes { key in try numbers.withUnsafeBytes { try rawPut(key, $0) } }
+    }
+
+    /// Stores `value` under `name`'s UTF-8 bytes (LMDB copies it).
+    public func put(_ name: String, _ value: UnsafeRawBufferPointer) throws {
+        var name = name
+        try name.withUTF8 { try rawPut(UnsafeRawBufferPointer($0), value) }
+    }
+
+    /// Removes `key`; returns whether it was there (absent is not an error).
+    @discardableResult
+    public func delete(_ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { try rawDelete($0) }
+    }
+
+    /// Empties the database (the environment and its meta pages stay).
+    public func removeAll() throws {
+        try LMDBError.check(mdb_drop(txn, dbi, 0), "mdb_drop")
+    }
+
+    // MARK: The C calls
+
+    private func rawGet<T>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) throws -> T) throws -> T {
+        var keyVal = Self.val(key)
+        var value = MDB_val()
+        let code = mdb_get(txn, dbi, &keyVal, &value)
+        if code == MDB_NOTFOUND { return try body(nil) }
+        try LMDBError.check(code, "mdb_get")
+        return try body(UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+    }
+
+    private func rawPut(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        var keyVal = Self.val(key), val = Self.val(value)
+        try LMDBError.check(mdb_put(txn, dbi, &keyVal, &val, 0), "mdb_put")
+    }
+
+    private func rawDelete(_ key: UnsafeRawBufferPointer) throws -> Bool {
+        var keyVal = Self.val(key)
+        let code = mdb_del(txn, dbi, &keyVal, nil)
+        if code == MDB_NOTFOUND { return false }
+        try LMDBError.check(code, "mdb_del")
+        return true
+    }
+
+    /// LMDB takes `void *` but does not write through a key or a value it is given to store.
+    private static func val(_ bytes: UnsafeRawBufferPointer) -> MDB_val {
+        MDB_val(mv_size: bytes.count, mv_data: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
     }
 }

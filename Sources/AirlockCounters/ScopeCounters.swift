@@ -16,7 +16,9 @@
 public struct ScopeCounters {
     /// Record tag and format: "ALKS" then the layout version. A record without it is damage.
     static let magic: Int64 = 0x414C_4B53_0002
-    static let slotCount = 9 + 61 + 61 + 97
+    /// Slots before the windows' running totals (the `Slot` enum below).
+    static let fixedSlots = 6
+    static let slotCount = CounterWindow.tokensPerDay.ringBase + CounterWindow.tokensPerDay.bucketCount
     public static let byteCount = slotCount * 8
 
     private enum Slot {
@@ -180,18 +182,21 @@ public enum CounterWindow: Sendable, CaseIterable {
     public var bucketCount: Int { self == .tokensPerDay ? 97 : 61 }
 
     var headSlot: Int { self == .tokensPerDay ? 2 : 1 }
-    var totalSlot: Int {
+    /// The record is laid out as: fixed slots, one running total per window, then the rings in
+    /// this enum's order (228 slots in all).
+    private var order: Int {
         switch self {
-        case .requestsPerMinute: return 6
-        case .tokensPerMinute: return 7
-        case .tokensPerDay: return 8
+        case .requestsPerMinute: return 0
+        case .tokensPerMinute: return 1
+        case .tokensPerDay: return 2
         }
     }
+    var totalSlot: Int { ScopeCounters.fixedSlots + order }
     var ringBase: Int {
         switch self {
-        case .requestsPerMinute: return 9
-        case .tokensPerMinute: return 70
-        case .tokensPerDay: return 131
+        case .requestsPerMinute: return ScopeCounters.fixedSlots + 3  // after the three totals
+        case .tokensPerMinute: return Self.requestsPerMinute.ringBase + Self.requestsPerMinute.bucketCount
+        case .tokensPerDay: return Self.tokensPerMinute.ringBase + Self.tokensPerMinute.bucketCount
         }
     }
 

@@ -103,8 +103,8 @@ struct ReservationCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                _ = try await global.admin().setReservation(org: org, model: model, capacityUnits: capacityUnits, by: global.actor)
-                print("org \(org) reserves \(capacityUnits) CU on \(model)")
+                let reservation = try await global.admin().setReservation(org: org, model: model, capacityUnits: capacityUnits, by: global.actor)
+                global.json ? Output.json(reservation) : print("org \(org) reserves \(capacityUnits) CU on \(model)")
             }
         }
     }

@@ -86,6 +86,8 @@ import Testing
     }
 
     @Test func encodingRoundTripsAndRefusesTheWrongShape() {
+        // Format 2's record size: a change here is a new `CounterStore.formatVersion`.
+        #expect(ScopeCounters.byteCount == 1_824)
         let buffer = ScopeCounterBuffer(count: 2)
         buffer[0].advance(to: 1_800_000_000_000)
         buffer[0].add(.tokensPerDay, 7, at: 1_800_000_000_000)

@@ -16,7 +16,7 @@ import Testing
         try env.read { txn in
             #expect(try txn.get(Array("a|2".utf8)) == [2])
             #expect(try txn.get(Array("zz".utf8)) == nil)
-            try txn.forEach(prefix: Array("a|".utf8)) { key, _ in seen.append(String(decoding: key, as: UTF8.self)) }
+            seen = try txn.collect(prefix: Array("a|".utf8)) { key, _ in String(decoding: key, as: UTF8.self) }
         }
         #expect(seen == ["a|1", "a|2"])
         try env.write { txn in try txn.delete(Array("a|1".utf8)); try txn.delete(Array("absent".utf8)) }
