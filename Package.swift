@@ -10,12 +10,22 @@ let package = Package(
         .executable(name: "airlockd", targets: ["airlockd"]),
         .executable(name: "airlock", targets: ["airlock"]),
         .executable(name: "airlock-bench", targets: ["airlock-bench"]),
+        .executable(name: "airlock-sim", targets: ["airlock-sim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Domain types, configuration, errors. No I/O beyond reading the config file.
@@ -56,13 +66,61 @@ let package = Package(
             name: "AirlockAdmin",
             dependencies: ["AirlockCore", "AirlockStore", "AirlockIdentity"]
         ),
+        // The appliance's TLS identity: the self-signed certificate made on first boot, or the
+        // customer's; fingerprints for operators.
+        .target(
+            name: "AirlockCertificates",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The OpenAI-compatible surface: validation, errors, engine proxy, streaming accounting.
+        .target(
+            name: "AirlockGateway",
+            dependencies: [
+                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The simulated GPU engine behind airlock-sim: OpenAI-compatible, with a configurable
+        // token rate, time to first token and failures. The only stand-in the tests allow.
+        .target(
+            name: "AirlockSimulator",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "airlockd",
             dependencies: [
-                "AirlockCore",
-                "AirlockStore",
-                "AirlockIdentity",
+                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockCounters",
+                "AirlockGateway", "AirlockCertificates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .executableTarget(
+            name: "airlock-sim",
+            dependencies: [
+                "AirlockSimulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -103,9 +161,21 @@ let package = Package(
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(
+            name: "AirlockGatewayTests",
+            dependencies: [
+                "AirlockGateway", "AirlockSimulator", "AirlockCertificates", "AirlockAdmin", "AirlockAdmission",
+                "AirlockCounters", "AirlockIdentity", "AirlockTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
             name: "AirlockCLITests",
             dependencies: [
-                "airlock", "airlockd", "airlock-bench", "AirlockStore", "AirlockTestSupport",
+                "airlock", "airlockd", "airlock-bench", "airlock-sim", "AirlockStore", "AirlockTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

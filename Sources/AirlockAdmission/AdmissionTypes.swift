@@ -124,6 +124,14 @@ public struct RateLimitSnapshot: Sendable, Equatable {
     public var remainingTokens: Int64?
     public var resetTokensMillis: Int64
 
+    /// The figures once an admitted request is counted: what the caller sees on its response.
+    func charged(tokens: Int64) -> RateLimitSnapshot {
+        var after = self
+        after.remainingRequests = remainingRequests.map { max(0, $0 - 1) }
+        after.remainingTokens = remainingTokens.map { max(0, $0 - tokens) }
+        return after
+    }
+
     public static let unlimited = RateLimitSnapshot(
         limitRequests: nil, remainingRequests: nil, resetRequestsMillis: 0,
         limitTokens: nil, remainingTokens: nil, resetTokensMillis: 0)

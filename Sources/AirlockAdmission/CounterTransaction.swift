@@ -91,7 +91,7 @@ struct CounterTransaction {
         let lease = Lease(id: LeaseIDs.next(), expiresMillis: now + leaseMillis)
         try txn.add(lease, encodedScopes: prepared.encodedScopes)
         return .admitted(AdmissionTicket(request: prepared.scopes, estimatedTokens: estimate, admittedAtMillis: now, lease: lease,
-                                         reserved: reserved, rateLimits: snapshot))
+                                         reserved: reserved, rateLimits: snapshot.charged(tokens: estimate)))
     }
 
     /// The org's reserved bucket, refilled to now, if it has capacity left (the request is then

@@ -4,14 +4,14 @@ import AirlockStore
 import ArgumentParser
 import Foundation
 
-/// `airlockd`: the control-plane daemon. Serving arrives with the gateway (issue C); today it
-/// validates configuration and prepares a data directory.
+/// `airlockd`: the control-plane daemon: `serve` runs it; `init` and `check-config` prepare and
+/// validate its data directory and configuration.
 @main
 struct Airlockd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlockd",
         abstract: "The Airlock control-plane daemon.",
-        subcommands: [CheckConfig.self, Initialize.self]
+        subcommands: [CheckConfig.self, Initialize.self, Serve.self]
     )
 }
 

@@ -15,6 +15,11 @@ public struct AirlockConfig: Equatable, Sendable {
     /// Most ledger rows one group commit (one fsync) covers.
     public var ledgerBatchMaxRows: Int = 512
     public var limits = Limits()
+    /// `api.tls_certificate` and `api.tls_private_key`; nil means the self-signed certificate.
+    public var apiTLS: TLSFiles?
+    public var gateway = GatewaySettings()
+    /// The static engine list (`[[engines]]`) until issue D registers nodes.
+    public var engines: [EngineConfig] = []
 
     /// Default limits for each of the four layers, plus per-request caps.
     public struct Limits: Equatable, Sendable {
@@ -65,6 +70,7 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var api = try root.section("api") {
             apiListen = try Self.listen(&api) ?? apiListen
+            apiTLS = try Self.tlsFiles(&api)
             try api.finish()
         }
         if var agents = try root.section("agents") {
@@ -82,7 +88,33 @@ public struct AirlockConfig: Equatable, Sendable {
         if var limitsSection = try root.section("limits") {
             try limits.read(&limitsSection)
         }
+        if var gatewaySection = try root.section("gateway") {
+            try gateway.read(&gatewaySection)
+        }
+        engines = try root.tables("engines").enumerated().map { index, section in
+            var section = section
+            return try EngineConfig.read(&section, index: index)
+        }
+        var names = Set<String>()
+        for engine in engines where !names.insert(engine.name).inserted {
+            throw root.error("engines", "two engines are named '\(engine.name)'")
+        }
         try root.finish()
+    }
+
+    private static func tlsFiles(_ section: inout TOMLSection) throws -> TLSFiles? {
+        let certificate = try section.string("tls_certificate")
+        let key = try section.string("tls_private_key")
+        switch (certificate, key) {
+        case (nil, nil): return nil
+        case let (certificate?, key?):
+            for (name, path) in [("tls_certificate", certificate), ("tls_private_key", key)] where !path.hasPrefix("/") {
+                throw section.error(name, "must be an absolute path, got '\(path)'")
+            }
+            return TLSFiles(certificateChain: certificate, privateKey: key)
+        case (nil, _): throw section.error("tls_certificate", "required when tls_private_key is set")
+        case (_, nil): throw section.error("tls_private_key", "required when tls_certificate is set")
+        }
     }
 
     private static func listen(_ section: inout TOMLSection) throws -> ListenAddress? {

@@ -51,6 +51,30 @@ struct TOMLSection {
         return TOMLSection(table: nested, path: keyPath(key), file: file)
     }
 
+    mutating func bool(_ key: String) throws -> Bool? {
+        consumed.insert(key)
+        guard let value = table[key] else { return nil }
+        guard value.type == .bool, let flag = value.bool else {
+            throw error(key, "expected true or false, got \(value.type)")
+        }
+        return flag
+    }
+
+    /// An array of tables (`[[key]]`), each read as its own section labelled `key[i]`.
+    mutating func tables(_ key: String) throws -> [TOMLSection] {
+        consumed.insert(key)
+        guard let value = table[key] else { return [] }
+        guard value.type == .array, let array = value.array else {
+            throw error(key, "expected an array of tables ([[\(keyPath(key))]]), got \(value.type)")
+        }
+        return try array.enumerated().map { index, element in
+            guard element.type == .table, let nested = element.table else {
+                throw error(key, "entry \(index + 1) is not a table")
+            }
+            return TOMLSection(table: nested, path: "\(keyPath(key))[\(index)]", file: file)
+        }
+    }
+
     /// Throws for the first key (in sorted order, so the message is stable) that was never read.
     func finish() throws {
         if let unknown = table.keys.sorted().first(where: { !consumed.contains($0) }) {

@@ -1,0 +1,128 @@
+import AirlockAdmission
+import AirlockCore
+import AirlockIdentity
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import NIOCore
+
+extension Gateway {
+    /// Largest engine response body Airlock buffers for a non-streamed request.
+    static let maxResponseBytes = 64 * 1024 * 1024
+
+    /// Sends an admitted request to an engine and answers the client. The ticket is settled on
+    /// every path: with the billed tokens when served, with nothing when the engine failed.
+    func proxy(_ call: CallContext, identity: KeyIdentity, inference: InferenceRequest, ticket: AdmissionTicket) async -> Response {
+        let upstream: (Engine, HTTPClientResponse)
+        do {
+            upstream = try await send(inference)
+        } catch {
+            settle(ticket, tokens: 0)
+            let failure = error as? OpenAIError ?? .engineFailed
+            return finish(call, error: failure, rateLimits: ticket.rateLimits,
+                          outcome: failure.status.code >= 500 ? .engineFailed : .refused)
+        }
+        let (engine, response) = upstream
+        var headers = call.headers
+        RateLimitHeaders.add(ticket.rateLimits, to: &headers)
+        let billing = Billing(gateway: self, call: call, identity: identity, inference: inference, ticket: ticket, engine: engine)
+        if inference.stream {
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            let relay = StreamRelay(billing: billing, upstream: response)
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(into: &writer) })
+        }
+        let bytes: ByteBuffer
+        do {
+            bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+        } catch {
+            engine.inFlight.subtract(1, ordering: .relaxed)
+            settle(ticket, tokens: 0)
+            return finish(call, error: .engineFailed, rateLimits: ticket.rateLimits, outcome: .engineFailed)
+        }
+        engine.inFlight.subtract(1, ordering: .relaxed)
+        let object = bytes.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
+        let usage = object.flatMap(TokenUsage.reported) ?? Self.estimate(object, inference)
+        let finishReason = ((object?["choices"] as? [[String: Any]])?.first?["finish_reason"]) as? String
+        billing.bill(usage, finishReason: finishReason)
+        record(call, .served, status: 200)
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
+    }
+
+    /// Tries the model's engines, best first, until one answers with a response head: a refused
+    /// connection or a 5xx before any byte fails over to the next (nothing reached the client
+    /// yet). A 4xx is the request's fault and is not retried. On return the chosen engine's
+    /// in-flight count includes this request; the caller releases it.
+    private func send(_ inference: InferenceRequest) async throws -> (Engine, HTTPClientResponse) {
+        var failure = OpenAIError.noEngine
+        for engine in deps.engines.candidates(for: inference.model) {
+            engine.inFlight.add(1, ordering: .relaxed)
+            let request = EngineClient.request(engine, path: inference.kind.rawValue, body: inference.upstreamBody)
+            do {
+                let response = try await deps.client.execute(request, deadline: .distantFuture)
+                if (200..<300).contains(response.status.code) { return (engine, response) }
+                let body = try? await response.body.collect(upTo: 1024 * 1024)
+                engine.inFlight.subtract(1, ordering: .relaxed)
+                if response.status.code >= 500 {
+                    failure = .engineFailed
+                    continue
+                }
+                // The engine found fault with the request; its message is about the request.
+                let message = body.flatMap { buffer in
+                    buffer.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
+                }.flatMap { ($0["error"] as? [String: Any])?["message"] as? String }
+                throw response.status.code == 404 ? OpenAIError.engineFailed : OpenAIError.engineRejected(message)
+            } catch let error as OpenAIError {
+                throw error
+            } catch {
+                engine.inFlight.subtract(1, ordering: .relaxed)
+                engine.healthy.store(false, ordering: .relaxed)
+                deps.logger.warning("engine unreachable, failing over", metadata: ["engine": "\(engine.config.name)", "error": "\(error)"])
+            }
+        }
+        throw failure
+    }
+
+    /// Usage for an engine that reported none: Airlock's prompt estimate plus the generated text.
+    private static func estimate(_ object: [String: Any]?, _ inference: InferenceRequest) -> TokenUsage {
+        let choices = object?["choices"] as? [[String: Any]] ?? []
+        let characters = choices.reduce(0) { sum, choice in
+            let text = ((choice["message"] as? [String: Any])?["content"] as? String) ?? (choice["text"] as? String) ?? ""
+            return sum + text.utf8.count
+        }
+        return TokenUsage(promptTokens: inference.promptTokenEstimate, completionTokens: TokenEstimate.tokens(forCharacters: characters),
+                          estimated: true)
+    }
+
+    func settle(_ ticket: AdmissionTicket, tokens: Int64) {
+        do {
+            try deps.admission.settle(ticket, actualTokens: tokens)
+        } catch {
+            // The lease expires by itself; the ledger, not the counters, is the record.
+            deps.logger.error("could not settle admission counters", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Accounting for one served request: settles the admission ticket with the billed tokens and
+/// hands the ledger row to the recorder. Called exactly once per served request.
+struct Billing: Sendable {
+    let gateway: Gateway
+    let call: CallContext
+    let identity: KeyIdentity
+    let inference: InferenceRequest
+    let ticket: AdmissionTicket
+    let engine: Engine
+
+    func bill(_ usage: TokenUsage, finishReason: String?) {
+        gateway.settle(ticket, tokens: usage.totalTokens)
+        let now = gateway.deps.clock.now()
+        gateway.deps.recorder.record(UsageRecord(
+            usageID: UsageID.generate(at: now), requestID: call.requestID, timestamp: call.startedAt,
+            orgID: identity.orgID, envID: identity.envID, keyID: identity.keyID, zone: gateway.deps.settings.zone,
+            model: inference.model, node: engine.config.name, promptTokens: usage.promptTokens,
+            completionTokens: usage.completionTokens, latencyMillis: now.value - call.startedAt.value, costMicros: 0,
+            streamed: inference.stream, finishReason: finishReason, tokenSource: usage.estimated ? .estimated : .engine))
+    }
+}

@@ -1,0 +1,162 @@
+import AirlockAdmission
+import AirlockCore
+import AirlockIdentity
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+
+/// The request path for `/v1/*`, top-down: authenticate → validate → admit → pick an engine →
+/// proxy → account (settle the counters, append the ledger row) → respond. Every request ends
+/// in exactly one ``RequestOutcome``; every served one in exactly one ledger row.
+public final class Gateway: Sendable {
+    /// What the gateway needs from the rest of the daemon.
+    public struct Dependencies: Sendable {
+        public var resolver: IdentityResolver
+        public var admission: Admission
+        public var limits: LimitPolicy
+        public var recorder: UsageRecorder
+        public var engines: EngineDirectory
+        public var client: HTTPClient
+        public var settings: GatewaySettings
+        public var requestCaps: AirlockConfig.Limits
+        public var clock: WallClock
+        public var logger: Logger
+
+        public init(resolver: IdentityResolver, admission: Admission, limits: LimitPolicy, recorder: UsageRecorder,
+                    engines: EngineDirectory, client: HTTPClient, settings: GatewaySettings,
+                    requestCaps: AirlockConfig.Limits, clock: WallClock = .system, logger: Logger) {
+            self.resolver = resolver
+            self.admission = admission
+            self.limits = limits
+            self.recorder = recorder
+            self.engines = engines
+            self.client = client
+            self.settings = settings
+            self.requestCaps = requestCaps
+            self.clock = clock
+            self.logger = logger
+        }
+    }
+
+    let deps: Dependencies
+    public let outcomes = OutcomeCounters()
+
+    public init(_ dependencies: Dependencies) {
+        deps = dependencies
+    }
+
+    /// One inference request, whatever happens: the response to send.
+    func handle(_ kind: InferenceKind, _ request: Request) async -> Response {
+        let call = CallContext(kind: kind, clock: deps.clock)
+        do {
+            let identity = try await authenticate(request.headers)
+            let body = try await collectBody(request)
+            let inference = try InferenceRequest.parse(kind, body: body, defaultMaxTokens: deps.requestCaps.maxTokensPerRequest)
+            guard identity.allows(model: inference.model) else { throw OpenAIError.modelNotAllowed(inference.model) }
+            guard deps.engines.serves(inference.model) else { throw OpenAIError.modelNotFound(inference.model) }
+            let ticket = try admit(identity, inference, bodyBytes: body.readableBytes)
+            return await proxy(call, identity: identity, inference: inference, ticket: ticket)
+        } catch let error as OpenAIError {
+            return finish(call, error: error, rateLimits: nil)
+        } catch let refused as AdmissionRefused {
+            return finish(call, error: .admission(refused.refusal), rateLimits: refused.refusal.rateLimits)
+        } catch {
+            deps.logger.error("request failed inside Airlock", metadata: ["request_id": "\(call.requestID)", "error": "\(error)"])
+            return finish(call, error: .internalError, rateLimits: nil, outcome: .internalError)
+        }
+    }
+
+    /// `GET /v1/models`: the models some engine serves that this key may use.
+    func models(_ request: Request) async -> Response {
+        let call = CallContext(kind: nil, clock: deps.clock)
+        do {
+            let identity = try await authenticate(request.headers)
+            let data = deps.engines.models.filter { identity.allows(model: $0) }.map {
+                ["id": $0, "object": "model", "created": 0, "owned_by": "airlock"] as [String: Any]
+            }
+            let body = try JSONSerialization.data(withJSONObject: ["object": "list", "data": data])
+            var headers = call.headers
+            headers[.contentType] = "application/json"
+            deps.logger.debug("models listed", metadata: ["request_id": "\(call.requestID)"])
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        } catch let error as OpenAIError {
+            return finish(call, error: error, rateLimits: nil)
+        } catch {
+            return finish(call, error: .internalError, rateLimits: nil, outcome: .internalError)
+        }
+    }
+
+    private func authenticate(_ headers: HTTPFields) async throws -> KeyIdentity {
+        guard let token = BearerToken.extract(headers) else { throw OpenAIError.missingKey }
+        switch try await deps.resolver.resolve(token) {
+        case let .authenticated(identity): return identity
+        case let .refused(refusal): throw OpenAIError.refused(refusal)
+        }
+    }
+
+    private func collectBody(_ request: Request) async throws -> ByteBuffer {
+        let limit = deps.requestCaps.maxRequestBytes
+        let tooLarge = OpenAIError(status: .contentTooLarge, message: "The request body is larger than the \(limit)-byte limit.",
+                                   type: "invalid_request_error", code: "request_too_large")
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
+        var request = request
+        do {
+            return try await request.collectBody(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw tooLarge
+        }
+    }
+
+    private struct AdmissionRefused: Error {
+        var refusal: AdmissionRefusal
+    }
+
+    private func admit(_ identity: KeyIdentity, _ inference: InferenceRequest, bodyBytes: Int) throws -> AdmissionTicket {
+        let request = AdmissionRequest(
+            orgID: identity.orgID, envID: identity.envID, keyID: identity.keyID, model: inference.model,
+            promptTokens: inference.promptTokenEstimate, maxTokens: inference.maxTokens, bodyBytes: bodyBytes)
+        switch try deps.admission.admit(request) {
+        case let .admitted(ticket): return ticket
+        case let .refused(refusal): throw AdmissionRefused(refusal: refusal)
+        }
+    }
+
+    /// Answers with an OpenAI-shaped error and records the request's one outcome.
+    func finish(_ call: CallContext, error: OpenAIError, rateLimits: RateLimitSnapshot?, outcome: RequestOutcome = .refused) -> Response {
+        var headers = call.headers
+        headers[.contentType] = "application/json"
+        if let retry = error.retryAfterSeconds { headers[.retryAfter] = String(retry) }
+        if let rateLimits { RateLimitHeaders.add(rateLimits, to: &headers) }
+        record(call, outcome, status: Int(error.status.code), detail: error.code)
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: error.body))
+    }
+
+    func record(_ call: CallContext, _ outcome: RequestOutcome, status: Int, detail: String? = nil) {
+        outcomes.record(outcome)
+        let level: Logger.Level = outcome == .served ? .debug : (outcome == .refused ? .info : .warning)
+        deps.logger.log(level: level, "request \(outcome.rawValue)", metadata: [
+            "request_id": "\(call.requestID)", "path": "\(call.kind?.rawValue ?? "/v1/models")", "status": "\(status)",
+            "code": "\(detail ?? "-")", "ms": "\(deps.clock.now().value - call.startedAt.value)",
+        ])
+    }
+}
+
+/// Per-request facts the whole path shares.
+struct CallContext: Sendable {
+    var kind: InferenceKind?
+    var requestID: String
+    var startedAt: UnixMillis
+
+    init(kind: InferenceKind?, clock: WallClock) {
+        self.kind = kind
+        startedAt = clock.now()
+        requestID = "req_" + UsageID.generate(at: startedAt).replacingOccurrences(of: "-", with: "")
+    }
+
+    var headers: HTTPFields {
+        var headers = HTTPFields()
+        headers[RateLimitHeaders.requestID] = requestID
+        return headers
+    }
+}

@@ -1,0 +1,57 @@
+import NIOCore
+
+/// Splits an engine's `text/event-stream` body into whole events, whatever the chunking of the
+/// bytes on the wire. An event ends at a blank line (`\n\n` or `\r\n\r\n`).
+struct ServerSentEventSplitter {
+    private var pending = ByteBuffer()
+    /// An event longer than this is an engine fault, not a reason to buffer without bound.
+    static let maxEventBytes = 8 * 1024 * 1024
+
+    struct Oversized: Error {}
+
+    /// Appends `bytes` and returns every event now complete, each with its terminating blank line.
+    mutating func feed(_ bytes: ByteBuffer) throws -> [ByteBuffer] {
+        var bytes = bytes
+        pending.writeBuffer(&bytes)
+        var events: [ByteBuffer] = []
+        while let end = Self.eventEnd(in: pending) {
+            events.append(pending.readSlice(length: end)!)
+        }
+        if pending.readableBytes > Self.maxEventBytes { throw Oversized() }
+        pending.discardReadBytes()
+        return events
+    }
+
+    /// Bytes left over at the end of the stream: an event the engine never finished.
+    var remainder: Int { pending.readableBytes }
+
+    private static func eventEnd(in buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes -> Int? in
+            var index = 0
+            while index + 1 < bytes.count {
+                if bytes[index] == UInt8(ascii: "\n") {
+                    if bytes[index + 1] == UInt8(ascii: "\n") { return index + 2 }
+                    if index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "\r"), bytes[index + 2] == UInt8(ascii: "\n") {
+                        return index + 3
+                    }
+                }
+                index += 1
+            }
+            return nil
+        }
+    }
+}
+
+/// One server-sent event's `data:` payload, if it has one (multi-line data joined by `\n`).
+enum ServerSentEvent {
+    static func data(of event: ByteBuffer) -> String? {
+        let text = String(buffer: event)
+        var lines: [Substring] = []
+        for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        where line.hasPrefix("data:") {
+            let value = line.dropFirst(5)
+            lines.append(value.first == " " ? value.dropFirst() : value)
+        }
+        return lines.isEmpty ? nil : lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,62 @@
+import AsyncHTTPClient
+import Hummingbird
+import NIOCore
+
+/// Relays an engine's event stream to the client event by event, and bills it when it ends —
+/// however it ends. The engine is always asked for usage; its usage chunk reaches the client
+/// only if the client asked for it. If the engine breaks off, the client gets an OpenAI error
+/// event; if the client leaves, the engine request is cancelled (its response body is dropped,
+/// which makes the HTTP client close that connection) and what was generated so far is billed.
+struct StreamRelay: Sendable {
+    let billing: Billing
+    let upstream: HTTPClientResponse
+
+    private enum Ending { case complete, engineFailed, clientGone }
+
+    func run(into writer: inout any ResponseBodyWriter) async {
+        var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
+        var splitter = ServerSentEventSplitter()
+        var ending = Ending.complete
+        var iterator = upstream.body.makeAsyncIterator()
+        relay: while true {
+            let chunk: ByteBuffer?
+            do {
+                chunk = try await iterator.next()
+            } catch {
+                ending = Task.isCancelled ? .clientGone : .engineFailed
+                break
+            }
+            guard let chunk else { break }
+            guard let events = try? splitter.feed(chunk) else {
+                ending = .engineFailed
+                break
+            }
+            for event in events where accounting.observe(ServerSentEvent.data(of: event)) {
+                do {
+                    try await writer.write(event)
+                } catch {
+                    ending = .clientGone
+                    break relay
+                }
+            }
+        }
+        if ending == .complete, !accounting.sawDone, !accounting.sawError { ending = .engineFailed }
+        if ending == .engineFailed {
+            try? await writer.write(ByteBuffer(string: "data: "))
+            try? await writer.write(OpenAIError.engineFailed.body)
+            try? await writer.write(ByteBuffer(string: "\n\n"))
+        }
+        if ending != .clientGone { try? await writer.finish(nil) }
+        billing.engine.inFlight.subtract(1, ordering: .relaxed)
+
+        let usage = accounting.billedUsage(promptEstimate: billing.inference.promptTokenEstimate)
+        let reason: String? = switch ending {
+        case .complete: accounting.finishReason
+        case .engineFailed: accounting.finishReason ?? "engine_error"
+        case .clientGone: accounting.finishReason ?? "client_disconnected"
+        }
+        billing.bill(usage, finishReason: reason)
+        billing.gateway.record(billing.call, ending == .complete ? .served : .interrupted, status: 200,
+                               detail: ending == .complete ? nil : reason)
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// An OpenAI-compatible engine without a GPU: `/v1/chat/completions`, `/v1/completions`
+/// (streaming and not), `/v1/embeddings`, `/v1/models`, `/health`. It answers with correct
+/// `usage`, at a configurable token rate, and fails on request (settings or prompt directives).
+public struct SimulatedEngine: Sendable {
+    public let settings: SimulatorSettings
+
+    public init(settings: SimulatorSettings) {
+        self.settings = settings
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/health") { _, _ in Response(status: .ok) }
+        router.get("/v1/models") { _, _ in json(.ok, modelList()) }
+        router.post("/v1/chat/completions") { request, _ in try await serve(.chat, request) }
+        router.post("/v1/completions") { request, _ in try await serve(.completion, request) }
+        router.post("/v1/embeddings") { request, _ in try await serve(.embedding, request) }
+        return router
+    }
+
+    private func modelList() -> [String: Any] {
+        ["object": "list", "data": settings.models.map { ["id": $0, "object": "model", "created": 0, "owned_by": "airlock-sim"] }]
+    }
+
+    private func serve(_ kind: SimulatedRequest.Kind, _ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
+        guard let parsed = SimulatedRequest(kind: kind, body: Data(buffer: body)) else {
+            return error(.badRequest, "the body is not a JSON object with a model", code: "invalid_request")
+        }
+        guard settings.models.contains(parsed.model) else {
+            return error(.notFound, "model '\(parsed.model)' is not served here", code: "model_not_found")
+        }
+        let directives = SimulatorDirectives(prompt: parsed.promptText)
+        if let status = directives.status { return error(.init(code: status), "simulated error \(status)", code: "simulated") }
+        if directives.fail || Double.random(in: 0..<1) < settings.failureRate {
+            return error(.internalServerError, "simulated engine failure", code: "simulated_failure")
+        }
+        let plan = GenerationPlan(request: parsed, settings: settings, directives: directives)
+        if kind == .embedding { return embeddings(parsed) }
+        if parsed.stream { return SimulatedStream(request: parsed, plan: plan).response() }
+        try await plan.waitForCompletion()
+        return json(.ok, SimulatedResponses.complete(parsed, plan))
+    }
+
+    private func embeddings(_ request: SimulatedRequest) -> Response {
+        let data = request.texts.enumerated().map { index, text in
+            ["object": "embedding", "index": index,
+             "embedding": SimulatedText.embedding(of: text, dimensions: settings.embeddingDimensions)] as [String: Any]
+        }
+        var body: [String: Any] = ["object": "list", "data": data, "model": request.model]
+        if settings.reportsUsage { body["usage"] = ["prompt_tokens": request.promptTokens, "total_tokens": request.promptTokens] }
+        return json(.ok, body)
+    }
+}
+
+/// What one request will generate, and how fast.
+struct GenerationPlan: Sendable {
+    var completionTokens: Int
+    var finishReason: String
+    var tokensPerSecond: Double
+    var timeToFirstTokenMillis: Int
+    var dieAfterTokens: Int?
+    var reportsUsage: Bool
+
+    init(request: SimulatedRequest, settings: SimulatorSettings, directives: SimulatorDirectives) {
+        let limit = request.maxTokens ?? settings.defaultMaxTokens
+        completionTokens = max(0, min(limit, settings.defaultMaxTokens * 64))
+        finishReason = request.maxTokens == nil ? "stop" : "length"
+        tokensPerSecond = directives.tokensPerSecond ?? settings.tokensPerSecond
+        timeToFirstTokenMillis = directives.timeToFirstTokenMillis ?? settings.timeToFirstTokenMillis
+        dieAfterTokens = directives.dieAfterTokens ?? settings.dieAfterTokens
+        reportsUsage = settings.reportsUsage && !directives.noUsage
+    }
+
+    var interTokenDelay: Duration? {
+        tokensPerSecond > 0 ? .nanoseconds(Int64(1e9 / tokensPerSecond)) : nil
+    }
+
+    func waitForFirstToken() async throws {
+        if timeToFirstTokenMillis > 0 { try await Task.sleep(for: .milliseconds(timeToFirstTokenMillis)) }
+    }
+
+    func waitForCompletion() async throws {
+        try await waitForFirstToken()
+        if let delay = interTokenDelay, completionTokens > 0 { try await Task.sleep(for: delay * completionTokens) }
+    }
+}
+
+func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+private func error(_ status: HTTPResponse.Status, _ message: String, code: String) -> Response {
+    json(status, ["error": ["message": message, "type": "invalid_request_error", "param": NSNull(), "code": code]])
+}

@@ -1,0 +1,139 @@
+import AirlockAdmission
+import AirlockCertificates
+import AirlockCore
+import AirlockCounters
+import AirlockGateway
+import AirlockIdentity
+import AirlockStore
+import AsyncHTTPClient
+import ArgumentParser
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import ServiceLifecycle
+
+/// `airlockd serve`: the daemon proper. Opens storage (rebuilding counters from the ledger if
+/// they cannot be trusted), serves HTTPS on `api.listen`, and on SIGTERM/SIGINT stops accepting,
+/// finishes in-flight requests, commits every pending ledger row and marks the counters clean.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the daemon: the OpenAI-compatible API over HTTPS.")
+    @OptionGroup var options: DaemonOptions
+
+    func run() async throws {
+        let logger = Self.bootstrapLogging()
+        let config = try options.load()
+        do {
+            try await serve(config, logger: logger)
+        } catch let error as AirlockError {
+            throw DaemonFailure(description: error.description)
+        } catch let error as CertificateError {
+            throw DaemonFailure(description: error.description)
+        }
+    }
+
+    private func serve(_ config: AirlockConfig, logger: Logger) async throws {
+        let store = try Store(dataDirectory: config.dataDir)
+        let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
+        let (counters, recovery) = try await CounterRecovery.open(dataDirectory: config.dataDir, store: store)
+        if recovery.rebuilt {
+            logger.notice("counters rebuilt from the ledger", metadata: [
+                "rows": "\(recovery.rowsReplayed)", "moved_aside": "\(recovery.movedAside ?? "-")"])
+        }
+        let policy = LimitPolicy(defaults: config.limits, store: store)
+        try await policy.refresh()
+        let admission = Admission(counters: counters, limits: { policy.limits(for: $0) })
+        let recorder = UsageRecorder(appender: LedgerAppender(store: store, maxBatch: config.ledgerBatchMaxRows),
+                                     dataDirectory: config.dataDir, logger: logger)
+        let engines = EngineDirectory(config.engines)
+        let client = EngineClient.make(config.gateway)
+        let certificate = try Self.certificate(config, logger: logger)
+        let gateway = Gateway(.init(
+            resolver: IdentityResolver(store: store, hasher: hasher), admission: admission, limits: policy,
+            recorder: recorder, engines: engines, client: client, settings: config.gateway,
+            requestCaps: config.limits, logger: logger))
+
+        let router = Router()
+        GatewayRoutes.add(to: router, gateway: gateway, readiness: [
+            { ("storage", (try? await store.read { try $0.tenancyGeneration() }) != nil) },
+            { ("engines", engines.anyHealthy) },
+        ])
+        await engines.probe(with: client)
+        let app = Application(
+            router: router,
+            server: try .tlsOnly(certificate.tlsConfiguration()),
+            configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
+            services: [Housekeeping(policy: policy, engines: engines, client: client, logger: logger)],
+            onServerRunning: { channel in
+                logger.notice("serving HTTPS", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
+            },
+            logger: logger)
+
+        async let recording: Void = recorder.run()
+        do {
+            try await app.runService()
+        } catch {
+            logger.error("server stopped", metadata: ["error": "\(error)"])
+        }
+        recorder.finish()
+        await recording
+        try await client.shutdown()
+        try counters.close()
+        logger.notice("stopped cleanly; ledger rows committed, counters marked clean")
+    }
+
+    private static func certificate(_ config: AirlockConfig, logger: Logger) throws -> ServerCertificate {
+        if let files = config.apiTLS {
+            let certificate = try ServerCertificate.load(certificatePath: files.certificateChain, privateKeyPath: files.privateKey)
+            logger.notice("using the configured TLS certificate", metadata: ["sha256": "\(certificate.fingerprint)"])
+            return certificate
+        }
+        let hostnames = Array(Set(["localhost", ProcessInfo.processInfo.hostName])).sorted()
+        let (certificate, created) = try ServerCertificate.selfSigned(dataDirectory: config.dataDir, hostnames: hostnames)
+        logger.notice(created ? "created a self-signed TLS certificate" : "using the self-signed TLS certificate", metadata: [
+            "path": "\(certificate.certificatePath)", "sha256": "\(certificate.fingerprint)"])
+        return certificate
+    }
+
+    /// Logs go to stderr (journald under systemd); `LOG_LEVEL` sets the level (default info).
+    private static func bootstrapLogging() -> Logger {
+        let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "airlockd")
+    }
+}
+
+/// Background upkeep while serving: limits reloaded within 1 s of an admin change (from any
+/// process), engines probed every 5 s.
+struct Housekeeping: Service {
+    let policy: LimitPolicy
+    let engines: EngineDirectory
+    let client: HTTPClient
+    let logger: Logger
+
+    init(policy: LimitPolicy, engines: EngineDirectory, client: HTTPClient, logger: Logger) {
+        self.policy = policy
+        self.engines = engines
+        self.client = client
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var tick = 0
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            do {
+                try await policy.refresh()
+            } catch {
+                logger.error("could not reload limits", metadata: ["error": "\(error)"])
+            }
+            tick += 1
+            if tick % 5 == 0 { await engines.probe(with: client) }
+        }
+    }
+}

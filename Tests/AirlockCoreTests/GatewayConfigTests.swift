@@ -1,0 +1,56 @@
+import AirlockCore
+import Testing
+
+@Suite struct GatewayConfigTests {
+    @Test func readsEnginesGatewayAndCertificate() throws {
+        let config = try AirlockConfig.parse("""
+            [api]
+            tls_certificate = "/etc/airlock/tls/chain.pem"
+            tls_private_key = "/etc/airlock/tls/key.pem"
+            [gateway]
+            zone = "dc-1"
+            connect_timeout_ms = 500
+            read_timeout_seconds = 60
+            [[engines]]
+            name = "gpu-01"
+            model = "llama-3-8b"
+            url = "http://10.0.0.7:8000/"
+            capacity_tokens_per_second = 2400
+            [[engines]]
+            model = "llama-3-8b"
+            url = "https://10.0.0.8:8000"
+            """, file: "t.toml")
+        #expect(config.apiTLS == TLSFiles(certificateChain: "/etc/airlock/tls/chain.pem", privateKey: "/etc/airlock/tls/key.pem"))
+        #expect(config.gateway.zone == "dc-1" && config.gateway.connectTimeoutMillis == 500 && config.gateway.readTimeoutSeconds == 60)
+        #expect(config.engines == [
+            EngineConfig(name: "gpu-01", model: "llama-3-8b", url: "http://10.0.0.7:8000", capacityTokensPerSecond: 2400),
+            EngineConfig(name: "engine-2", model: "llama-3-8b", url: "https://10.0.0.8:8000", capacityTokensPerSecond: 1000),
+        ])
+    }
+
+    @Test(arguments: [
+        ("[[engines]]\nurl = \"http://h:1\"", "engines[0].model"),
+        ("[[engines]]\nmodel = \"m\"", "engines[0].url"),
+        ("[[engines]]\nmodel = \"m\"\nurl = \"ftp://h:1\"", "engines[0].url"),
+        ("[[engines]]\nmodel = \"m\"\nurl = \"http://h:1/v1\"", "engines[0].url"),
+        ("[[engines]]\nmodel = \"m\"\nurl = \"http://h:1\"\ncapacity_tokens_per_second = 0", "engines[0].capacity_tokens_per_second"),
+        ("[[engines]]\nmodel = \"m\"\nurl = \"http://h:1\"\nname = \"a b\"", "engines[0].name"),
+        ("[[engines]]\nmodel = \"m\"\nurl = \"http://h:1\"\ngpu = 1", "engines[0].gpu"),
+        ("[[engines]]\nname = \"x\"\nmodel = \"m\"\nurl = \"http://h:1\"\n[[engines]]\nname = \"x\"\nmodel = \"m\"\nurl = \"http://h:2\"", "engines"),
+        ("engines = 3", "engines"),
+        ("[api]\ntls_certificate = \"/c.pem\"", "api.tls_private_key"),
+        ("[api]\ntls_certificate = \"c.pem\"\ntls_private_key = \"/k.pem\"", "api.tls_certificate"),
+        ("[gateway]\nconnect_timeout_ms = 1", "gateway.connect_timeout_ms"),
+        ("[gateway]\nzone = \"\"", "gateway.zone"),
+    ] as [(String, String)])
+    func refusesBadGatewaySettings(text: String, key: String) {
+        do {
+            _ = try AirlockConfig.parse(text, file: "t.toml")
+            Issue.record("accepted: \(text)")
+        } catch let error as ConfigError {
+            #expect(error.key == key, "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import NIOCore
+import Testing
+
+@testable import AirlockGateway
+
+@Suite("Streams: event splitting and usage accounting")
+struct StreamAccountingTests {
+    @Test("events are whole whatever the chunking, with LF or CRLF blank lines")
+    func splitting() throws {
+        let wire = "data: {\"a\":1}\n\ndata: [DONE]\r\n\r\n"
+        for size in 1...wire.utf8.count {
+            var splitter = ServerSentEventSplitter()
+            var events: [String] = []
+            var bytes = ByteBuffer(string: wire)
+            while bytes.readableBytes > 0 {
+                let chunk = bytes.readSlice(length: min(size, bytes.readableBytes))!
+                events += try splitter.feed(chunk).map { String(buffer: $0) }
+            }
+            #expect(events == ["data: {\"a\":1}\n\n", "data: [DONE]\r\n\r\n"])
+            #expect(splitter.remainder == 0)
+        }
+        #expect(ServerSentEvent.data(of: ByteBuffer(string: "event: x\ndata: a\ndata: b\n\n")) == "a\nb")
+        #expect(ServerSentEvent.data(of: ByteBuffer(string: ": comment\n\n")) == nil)
+    }
+
+    @Test("an endless event is an engine fault, not unbounded memory")
+    func oversized() {
+        var splitter = ServerSentEventSplitter()
+        let big = ByteBuffer(repeating: UInt8(ascii: "x"), count: ServerSentEventSplitter.maxEventBytes + 1)
+        #expect(throws: ServerSentEventSplitter.Oversized.self) { try splitter.feed(big) }
+    }
+
+    private let chunk = #"{"choices":[{"index":0,"delta":{"content":"hi "},"finish_reason":null}]}"#
+    private let last = #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
+    private let usage = #"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}}"#
+
+    @Test("the usage chunk is billed and hidden unless the client asked for it")
+    func usageChunk() {
+        for wants in [false, true] {
+            var accounting = StreamAccounting(clientWantsUsage: wants)
+            let forwarded = [chunk, chunk, last, usage, "[DONE]"].map { accounting.observe($0) }
+            #expect(forwarded == [true, true, true, wants, true])
+            #expect(accounting.sawDone && accounting.finishReason == "stop")
+            #expect(accounting.billedUsage(promptEstimate: 99) == TokenUsage(promptTokens: 4, completionTokens: 2, estimated: false))
+        }
+    }
+
+    @Test("a stream that ends without usage is billed for the chunks seen, marked estimated")
+    func estimated() {
+        var accounting = StreamAccounting(clientWantsUsage: false)
+        for _ in 0..<3 { _ = accounting.observe(chunk) }
+        _ = accounting.observe("not json")
+        _ = accounting.observe(nil)
+        #expect(accounting.billedUsage(promptEstimate: 10) == TokenUsage(promptTokens: 10, completionTokens: 3, estimated: true))
+    }
+
+    @Test("a usage object with negative or non-integer counts is ignored")
+    func insaneUsage() {
+        var accounting = StreamAccounting(clientWantsUsage: false)
+        _ = accounting.observe(#"{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":2}}"#)
+        _ = accounting.observe(#"{"choices":[],"usage":{"prompt_tokens":"4","completion_tokens":2}}"#)
+        #expect(accounting.billedUsage(promptEstimate: 1).estimated)
+    }
+}

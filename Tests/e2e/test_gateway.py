@@ -1,0 +1,289 @@
+"""The gateway end to end: real airlockd and airlock-sim processes on loopback, driven by the
+official `openai` Python client (and raw HTTP for what the SDK will not send)."""
+
+import http.client
+import json
+import socket
+import ssl
+import subprocess
+import time
+import unittest
+import warnings
+
+
+import openai
+
+from appliance import Appliance, Engine, free_port
+
+
+class GatewayTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        warnings.simplefilter("ignore", ResourceWarning)
+        cls.engine = Engine("--model", "sim-small", "--model", "sim-embed", "--tokens-per-second", "1000")
+        dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: placement must fail over
+        cls.app = Appliance([("sim-a", "sim-small", cls.engine.url), ("sim-dead", "sim-small", dead),
+                             ("sim-e", "sim-embed", cls.engine.url)])
+        app = cls.app
+        app.cli("org", "create", "acme")
+        app.cli("env", "create", "acme", "prod")
+        cls.keys = {}
+        for name, extra in [("main", []), ("embed-only", ["--models", "sim-embed"]), ("slow", []),
+                            ("suspended", []), ("quota", []), ("single", [])]:
+            cls.keys[name] = app.cli("key", "create", "acme", "prod", "--name", name, *extra)
+        app.cli("limits", "set", "key", cls.keys["slow"]["id"], "--requests-per-minute", "1")
+        app.cli("limits", "set", "key", cls.keys["quota"]["id"], "--tokens-per-day", "10")
+        app.cli("limits", "set", "key", cls.keys["single"]["id"], "--concurrency", "1")
+        app.cli("key", "suspend", cls.keys["suspended"]["id"])
+        app.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.app.cleanup()
+        cls.engine.stop()
+
+    def client(self, key="main", **options):
+        return openai.OpenAI(base_url=self.app.base + "/v1", api_key=self.keys[key]["key"] if key in self.keys else key,
+                             http_client=openai.DefaultHttpxClient(verify=self.app.ca_file), max_retries=0, **options)
+
+    def raw(self, method, path, body=None, headers=None):
+        connection = http.client.HTTPSConnection("127.0.0.1", self.app.port, context=self.app.tls_context(), timeout=10)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        connection.close()
+        return response.status, dict(response.getheaders()), data
+
+    def auth(self, key="main"):
+        return {"Authorization": "Bearer " + self.keys[key]["key"], "Content-Type": "application/json"}
+
+    def assert_openai_error(self, data, code=None):
+        error = json.loads(data)["error"]
+        self.assertEqual(set(error), {"message", "type", "param", "code"})
+        if code:
+            self.assertEqual(error["code"], code)
+        for leak in ("127.0.0.1:", "sim-a", "sim-dead", "/tmp", self.app.dir):
+            self.assertNotIn(leak, error["message"])
+        return error
+
+    # --- the happy paths ---------------------------------------------------------------------
+
+    def test_models_lists_only_what_the_key_may_use(self):
+        self.assertEqual(sorted(m.id for m in self.client().models.list()), ["sim-embed", "sim-small"])
+        self.assertEqual([m.id for m in self.client("embed-only").models.list()], ["sim-embed"])
+
+    def test_chat_non_stream_is_billed_as_the_sdk_saw_it(self):
+        completion = self.client().chat.completions.create(
+            model="sim-small", messages=[{"role": "user", "content": "say four words please"}], max_tokens=7)
+        self.assertEqual(completion.usage.completion_tokens, 7)
+        rows = self.app.ledger_row(completion._request_id)
+        self.assertEqual(len(rows), 1)
+        row = rows[0]
+        self.assertEqual((row["prompt_tokens"], row["completion_tokens"], row["total_tokens"]),
+                         (completion.usage.prompt_tokens, completion.usage.completion_tokens, completion.usage.total_tokens))
+        self.assertEqual((row["model"], row["token_source"], row["streamed"], row["finish_reason"]),
+                         ("sim-small", "engine", 0, "length"))
+        self.assertEqual(row["key_id"], self.keys["main"]["id"])
+
+    def test_stream_without_include_usage_hides_the_usage_chunk_but_bills_it(self):
+        stream = self.client().chat.completions.create(
+            model="sim-small", messages=[{"role": "user", "content": "stream me"}], max_tokens=5, stream=True)
+        request_id = stream.response.headers["x-request-id"]
+        chunks = list(stream)
+        self.assertTrue(all(chunk.choices for chunk in chunks), "the usage chunk leaked to a client that did not ask")
+        self.assertTrue(all(chunk.usage is None for chunk in chunks))
+        text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+        self.assertEqual(len(text.split()), 5)
+        row = self.app.ledger_row(request_id)[0]
+        self.assertEqual((row["completion_tokens"], row["token_source"], row["streamed"]), (5, "engine", 1))
+
+    def test_stream_with_include_usage_gets_the_usage_the_ledger_holds(self):
+        stream = self.client().chat.completions.create(
+            model="sim-small", messages=[{"role": "user", "content": "count with me"}], max_tokens=4, stream=True,
+            stream_options={"include_usage": True})
+        chunks = list(stream)
+        usage = chunks[-1].usage
+        self.assertEqual(chunks[-1].choices, [])
+        self.assertEqual(usage.completion_tokens, 4)
+        row = self.app.ledger_row(stream.response.headers["x-request-id"])[0]
+        self.assertEqual((row["prompt_tokens"], row["completion_tokens"]), (usage.prompt_tokens, usage.completion_tokens))
+
+    def test_completions_and_embeddings(self):
+        completion = self.client().completions.create(model="sim-small", prompt="once upon a time", max_tokens=3)
+        self.assertEqual(completion.usage.completion_tokens, 3)
+        self.assertEqual(self.app.ledger_row(completion._request_id)[0]["total_tokens"], completion.usage.total_tokens)
+        embeddings = self.client().embeddings.create(model="sim-embed", input=["alpha beta", "gamma"])
+        self.assertEqual(len(embeddings.data), 2)
+        row = self.app.ledger_row(embeddings._request_id)[0]
+        self.assertEqual((row["prompt_tokens"], row["completion_tokens"]), (3, 0))
+
+    def test_rate_limit_headers_on_served_responses(self):
+        raw = self.client().chat.completions.with_raw_response.create(
+            model="sim-small", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+        for name in ("x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+                     "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"):
+            self.assertIn(name, raw.headers)
+
+    # --- refusals come back as the SDK's own exceptions -----------------------------------------
+
+    def test_bad_key_is_401(self):
+        with self.assertRaises(openai.AuthenticationError) as caught:
+            self.client("alk_notarealkey000000000000000000000000").models.list()
+        self.assertEqual(caught.exception.code, "invalid_api_key")
+
+    def test_suspended_key_is_403_tenant_suspended(self):
+        with self.assertRaises(openai.PermissionDeniedError) as caught:
+            self.client("suspended").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}])
+        self.assertEqual(caught.exception.code, "tenant_suspended")
+
+    def test_model_not_allowed_is_403_and_unknown_model_404(self):
+        with self.assertRaises(openai.PermissionDeniedError) as caught:
+            self.client("embed-only").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}])
+        self.assertEqual(caught.exception.code, "model_not_allowed")
+        with self.assertRaises(openai.NotFoundError) as caught:
+            self.client().chat.completions.create(model="gpt-9", messages=[{"role": "user", "content": "x"}])
+        self.assertEqual(caught.exception.code, "model_not_found")
+
+    def test_rate_limit_is_429_with_retry_after(self):
+        client = self.client("slow")
+        client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "one"}], max_tokens=1)
+        with self.assertRaises(openai.RateLimitError) as caught:
+            client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "two"}], max_tokens=1)
+        error = caught.exception
+        self.assertEqual(error.code, "rate_limit_exceeded")
+        self.assertGreaterEqual(int(error.response.headers["retry-after"]), 1)
+        self.assertEqual(error.response.headers["x-ratelimit-limit-requests"], "1")
+        self.assertEqual(error.response.headers["x-ratelimit-remaining-requests"], "0")
+
+    def test_daily_quota_and_max_tokens_cap_are_403_quota_exceeded(self):
+        with self.assertRaises(openai.PermissionDeniedError) as caught:
+            self.client("quota").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=50)
+        self.assertEqual(caught.exception.code, "quota_exceeded")
+        with self.assertRaises(openai.PermissionDeniedError) as caught:
+            self.client().chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=10_000_000)
+        self.assertEqual(caught.exception.code, "quota_exceeded")
+
+    def test_engine_failure_is_502_and_not_billed(self):
+        before = len(self.app.ledger())
+        with self.assertRaises(openai.InternalServerError) as caught:
+            self.client().chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "[sim:fail]"}])
+        self.assertEqual(caught.exception.status_code, 502)
+        self.assert_openai_error(caught.exception.response.content, "engine_error")
+        time.sleep(0.3)
+        self.assertEqual(len(self.app.ledger()), before)
+
+    # --- streams that end early are still billed ----------------------------------------------
+
+    def test_client_disconnect_mid_stream_is_billed_for_what_was_generated(self):
+        stream = self.client().chat.completions.create(
+            model="sim-small", messages=[{"role": "user", "content": "go slowly [sim:tps=20]"}], max_tokens=200, stream=True)
+        request_id = stream.response.headers["x-request-id"]
+        for _, _ in zip(range(3), stream):
+            pass
+        stream.close()
+        rows = self.app.ledger_row(request_id, timeout=15)
+        self.assertEqual(len(rows), 1)
+        row = rows[0]
+        self.assertEqual((row["finish_reason"], row["token_source"]), ("client_disconnected", "estimated"))
+        self.assertGreaterEqual(row["completion_tokens"], 3)
+        self.assertLess(row["completion_tokens"], 200)
+
+    def test_engine_death_mid_stream_raises_in_the_sdk_and_is_billed(self):
+        stream = self.client().chat.completions.create(
+            model="sim-small", messages=[{"role": "user", "content": "die [sim:die-after=2]"}], max_tokens=20, stream=True)
+        request_id = stream.response.headers["x-request-id"]
+        with self.assertRaises(openai.APIError):
+            for _ in stream:
+                pass
+        row = self.app.ledger_row(request_id)[0]
+        self.assertEqual((row["finish_reason"], row["completion_tokens"], row["token_source"]), ("engine_error", 2, "estimated"))
+
+    def test_engine_without_usage_is_estimated(self):
+        completion = self.client().chat.completions.create(
+            model="sim-small", messages=[{"role": "user", "content": "no usage here [sim:no-usage]"}], max_tokens=4)
+        self.assertIsNone(completion.usage)
+        row = self.app.ledger_row(completion._request_id)[0]
+        self.assertEqual(row["token_source"], "estimated")
+        self.assertGreater(row["completion_tokens"], 0)
+
+    # --- hostile input ------------------------------------------------------------------------
+
+    def test_hostile_bodies_get_openai_errors_and_leave_no_row_or_lease(self):
+        before = len(self.app.ledger())
+        cases = [
+            (b"{not json", 400, None),
+            (b"[]", 400, None),
+            (json.dumps({"model": 7, "messages": []}).encode(), 400, None),
+            (json.dumps({"model": "sim-small", "messages": "hi"}).encode(), 400, None),
+            (json.dumps({"model": "sim-small", "messages": [{"role": "wizard", "content": "x"}]}).encode(), 400, None),
+            (json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "x"}], "stream": 1}).encode(), 400, None),
+            (json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "x"}], "max_tokens": "9"}).encode(), 400, None),
+            (json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "x"}], "max_tokens": True}).encode(), 400, None),
+            (json.dumps({"model": "sim-small", "messages": [{"role": "user", "content": "x"}], "stream_options": {}}).encode(), 400, None),
+            (b"x" * (5 * 1024 * 1024), 413, "request_too_large"),
+        ]
+        for body, status, code in cases:
+            got, headers, data = self.raw("POST", "/v1/chat/completions", body, self.auth("single"))
+            self.assertEqual(got, status, body[:80])
+            self.assert_openai_error(data, code)
+        for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer "},
+                        {"Authorization": "Bearer alk_\u00e9".encode("utf-8").decode("latin-1")}):
+            got, _, data = self.raw("POST", "/v1/chat/completions", b"{}", headers)
+            self.assertEqual(got, 401)
+            self.assert_openai_error(data, "invalid_api_key")
+        got, _, data = self.raw("GET", "/v1/nothing-here", None, self.auth())
+        self.assertEqual(got, 404)
+        self.assert_openai_error(data)
+        time.sleep(0.3)
+        self.assertEqual(len(self.app.ledger()), before)
+        # The concurrency-1 key still works: no refusal left a lease behind.
+        for _ in range(3):
+            self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+
+    def test_plain_http_on_the_tls_port_is_refused(self):
+        with socket.create_connection(("127.0.0.1", self.app.port), timeout=5) as sock:
+            sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            try:
+                while chunk := sock.recv(4096):
+                    data += chunk
+            except (ConnectionResetError, socket.timeout):
+                pass
+        self.assertTrue(data.startswith(b"HTTP/1.1 400"), data[:200])
+        self.assertIn(b'"code":"tls_required"', data)
+
+    def test_each_request_logs_exactly_one_outcome(self):
+        completion = self.client().chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+        try:
+            self.client().chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+        except openai.NotFoundError as error:
+            refused_id = error.response.headers["x-request-id"]
+        time.sleep(0.2)
+        log = self.app.log_text()
+        for request_id in (completion._request_id, refused_id):
+            self.assertEqual(sum(1 for line in log.splitlines() if f"request_id={request_id}" in line and "] request " in line), 1)
+
+
+class LedgerAfterShutdownTest(unittest.TestCase):
+    def test_graceful_stop_commits_every_row_and_the_chain_verifies(self):
+        engine = Engine("--tokens-per-second", "0")
+        app = Appliance([("sim-a", "sim-small", engine.url)])
+        try:
+            app.cli("org", "create", "o")
+            app.cli("env", "create", "o", "e")
+            key = app.cli("key", "create", "o", "e")["key"]
+            app.start()
+            client = openai.OpenAI(base_url=app.base + "/v1", api_key=key, http_client=openai.DefaultHttpxClient(verify=app.ca_file), max_retries=0)
+            ids = [client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=2)._request_id
+                   for _ in range(20)]
+            app.stop()
+            self.assertEqual(sorted(r["request_id"] for r in app.ledger()), sorted(ids))
+            result = subprocess.run([f"{__import__('appliance').BIN}/airlock", "ledger", "verify"], env=app.env, capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        finally:
+            app.cleanup()
+            engine.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""./scripts/bench gateway: requests/s and latency straight to an airlock-sim engine vs through
+airlockd (HTTPS, auth, admission, proxy, ledger row), in one run, with wrk as the load generator.
+Non-streamed chat, small payload, fixed connection count. Last line: RESULT gateway …"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import ssl
+import json
+
+BIN = ".build-release/release"
+
+
+def run(*args, env=None):
+    return subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def wrk(url, key, seconds, connections, threads):
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write('wrk.method = "POST"\n'
+                 'wrk.body = \'{"model":"bench","messages":[{"role":"user","content":"hello there"}],"max_tokens":4}\'\n'
+                 'wrk.headers["Content-Type"] = "application/json"\n'
+                 + (f'wrk.headers["Authorization"] = "Bearer {key}"\n' if key else ""))
+    script.close()
+    out = run("wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url)
+    os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    def micros(label):
+        value, unit = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p50": micros("50"), "p99": micros("99"), "non2xx": int(bad.group(1)) if bad else 0,
+            "socket_errors": errors.group(0) if errors else ""}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="airlock-bench-gateway-")
+    sim = subprocess.Popen([f"{BIN}/airlock-sim", "--port", "0", "--model", "bench", "--tokens-per-second", "0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    sim_port = int(sim.stdout.readline().strip().split("=")[1])
+    port = 18000 + os.getpid() % 1000
+    unlimited = "requests_per_minute = 100000000\ntokens_per_minute = 1000000000000\nconcurrency = 100000\n"
+    config = os.path.join(work, "airlock.toml")
+    with open(config, "w") as f:
+        f.write(f'data_dir = "{work}/data"\n[api]\nlisten = "127.0.0.1:{port}"\n'
+                + "".join(f"[limits.{layer}]\n{unlimited}" for layer in ("global", "org", "env", "key"))
+                + f'[[engines]]\nname = "sim"\nmodel = "bench"\nurl = "http://127.0.0.1:{sim_port}"\ncapacity_tokens_per_second = 1000000\n')
+    env = dict(os.environ, AIRLOCK_CONFIG=config, LOG_LEVEL="notice")
+    run(f"{BIN}/airlockd", "init", env=env)
+    run(f"{BIN}/airlock", "org", "create", "bench", env=env)
+    run(f"{BIN}/airlock", "env", "create", "bench", "load", env=env)
+    key = json.loads(run(f"{BIN}/airlock", "--json", "key", "create", "bench", "load", env=env))["key"]
+    daemon = subprocess.Popen([f"{BIN}/airlockd", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        context = ssl.create_default_context(cafile=f"{work}/data/tls/server.crt")
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=context, timeout=1)
+                break
+            except Exception:
+                time.sleep(0.1)
+        direct_url = f"http://127.0.0.1:{sim_port}/v1/chat/completions"
+        airlock_url = f"https://127.0.0.1:{port}/v1/chat/completions"
+        wrk(direct_url, None, 2, args.connections, args.threads)  # warm-up
+        wrk(airlock_url, key, 2, args.connections, args.threads)
+        direct = wrk(direct_url, None, args.seconds, args.connections, args.threads)
+        airlock = wrk(airlock_url, key, args.seconds, args.connections, args.threads)
+        with open(f"/proc/{daemon.pid}/status") as f:
+            rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+        sim.terminate()
+        sim.wait(timeout=10)
+    rows = run(f"{BIN}/airlock", "ledger", "verify", env=env).strip()
+
+    ratio = airlock["rps"] / direct["rps"]
+    over50 = airlock["p50"] - direct["p50"]
+    over99 = airlock["p99"] - direct["p99"]
+    cpu = os.cpu_count()
+    print(f"gateway benchmark: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, non-streamed chat, "
+          f"max_tokens 4, {cpu} CPUs, engine = airlock-sim (instant tokens)")
+    print(f"{'path':<34}{'req/s':>10}{'p50 µs':>10}{'p99 µs':>10}{'non-2xx':>9}")
+    print(f"{'direct to engine (HTTP)':<34}{direct['rps']:>10.0f}{direct['p50']:>10.0f}{direct['p99']:>10.0f}{direct['non2xx']:>9}")
+    print(f"{'through airlockd (HTTPS + ledger)':<34}{airlock['rps']:>10.0f}{airlock['p50']:>10.0f}{airlock['p99']:>10.0f}{airlock['non2xx']:>9}")
+    print(f"throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs (target <= 50), "
+          f"p99 {over99:.0f} µs (target <= 1000); airlockd peak RSS {rss_mb:.0f} MB")
+    print(f"ledger after the run: {rows.splitlines()[-1] if rows else '?'}")
+    for name, result in (("direct", direct), ("airlock", airlock)):
+        if result["socket_errors"]:
+            print(f"{name}: {result['socket_errors']}")
+    print(f"RESULT gateway direct_rps={direct['rps']:.0f} airlock_rps={airlock['rps']:.0f} ratio={ratio:.2f} "
+          f"overhead_p50_us={over50:.0f} overhead_p99_us={over99:.0f} rss_mb={rss_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()
