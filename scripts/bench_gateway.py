@@ -14,7 +14,7 @@ import urllib.request
 import ssl
 import json
 
-BIN = ".build-release/release"
+BIN = os.environ.get("AIRLOCK_BENCH_BIN", ".build-release/release")
 
 
 def run(*args, env=None):
@@ -65,9 +65,9 @@ def main():
     key = json.loads(run(f"{BIN}/airlock", "--json", "key", "create", "bench", "load", env=env))["key"]
     daemon = subprocess.Popen([f"{BIN}/airlockd", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        context = ssl.create_default_context(cafile=f"{work}/data/tls/server.crt")
         for _ in range(300):
             try:
+                context = ssl.create_default_context(cafile=f"{work}/data/tls/server.crt")
                 urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=context, timeout=1)
                 break
             except Exception:

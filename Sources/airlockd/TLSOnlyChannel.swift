@@ -47,7 +47,8 @@ final class PlaintextRefusal: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         if let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first) {
-            context.writeAndFlush(wrapInboundOut(ByteBuffer(string: Self.response))).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            context.writeAndFlush(wrapInboundOut(ByteBuffer(string: Self.response))).whenComplete { _ in channel.close(promise: nil) }
             return
         }
         context.fireChannelRead(data)
