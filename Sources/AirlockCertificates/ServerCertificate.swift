@@ -36,7 +36,9 @@ public struct ServerCertificate: Sendable {
         let key = try read(privateKeyPath, what: "TLS private key")
         let loaded = ServerCertificate(certificatePEM: certificate, privateKeyPEM: key, certificatePath: certificatePath)
         do {
-            _ = try loaded.tlsConfiguration()
+            // Building the context checks what parsing alone does not: that the key matches the
+            // certificate. Done here, once, so a bad pair stops start-up with this message.
+            _ = try NIOSSLContext(configuration: loaded.tlsConfiguration())
         } catch {
             throw CertificateError("\(certificatePath) / \(privateKeyPath) are not a usable PEM certificate and key: \(error)")
         }

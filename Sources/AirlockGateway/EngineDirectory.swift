@@ -8,7 +8,7 @@ import Synchronization
 /// last health probe.
 public final class Engine: Sendable {
     public let config: EngineConfig
-    let inFlight = Atomic<Int>(0)
+    private let inFlight = Atomic<Int>(0)
     let healthy = Atomic<Bool>(false)
 
     init(config: EngineConfig) {
@@ -16,6 +16,10 @@ public final class Engine: Sendable {
     }
 
     public var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    /// A request was sent to this engine; it counts towards the load until `finished()`.
+    func started() { inFlight.add(1, ordering: .relaxed) }
+    func finished() { inFlight.subtract(1, ordering: .relaxed) }
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     /// Requests in flight per 1,000 tokens/s of capacity: lower is less loaded.

@@ -47,10 +47,11 @@ struct StreamAccounting {
             sawError = true
             return true
         }
-        if let reported = TokenUsage.reported(in: object) { usage = reported }
         let choices = object["choices"] as? [Any] ?? []
-        if choices.isEmpty, usage != nil, object["usage"] is [String: Any] {
-            return clientWantsUsage
+        if let reported = TokenUsage.reported(in: object) {
+            usage = reported
+            // The usage chunk proper (no choices) is the one a client must have asked for.
+            if choices.isEmpty { return clientWantsUsage }
         }
         for case let choice as [String: Any] in choices {
             let delta = choice["delta"] as? [String: Any]

@@ -17,10 +17,7 @@ extension Gateway {
         do {
             upstream = try await send(inference)
         } catch {
-            settle(ticket, tokens: 0)
-            let failure = error as? OpenAIError ?? .engineFailed
-            return finish(call, error: failure, rateLimits: ticket.rateLimits,
-                          outcome: failure.status.code >= 500 ? .engineFailed : .refused)
+            return fail(call, ticket, error)
         }
         let (engine, response) = upstream
         var headers = call.headers
@@ -32,15 +29,9 @@ extension Gateway {
             let relay = StreamRelay(billing: billing, upstream: response)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(into: &writer) })
         }
-        let bytes: ByteBuffer
-        do {
-            bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
-        } catch {
-            engine.inFlight.subtract(1, ordering: .relaxed)
-            settle(ticket, tokens: 0)
-            return finish(call, error: .engineFailed, rateLimits: ticket.rateLimits, outcome: .engineFailed)
-        }
-        engine.inFlight.subtract(1, ordering: .relaxed)
+        let bytes = try? await response.body.collect(upTo: Self.maxResponseBytes)
+        engine.finished()
+        guard let bytes else { return fail(call, ticket, .engineFailed) }
         let object = bytes.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
         let usage = object.flatMap(TokenUsage.reported) ?? Self.estimate(object, inference)
         let finishReason = ((object?["choices"] as? [[String: Any]])?.first?["finish_reason"]) as? String
@@ -50,38 +41,50 @@ extension Gateway {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
     }
 
-    /// Tries the model's engines, best first, until one answers with a response head: a refused
-    /// connection or a 5xx before any byte fails over to the next (nothing reached the client
-    /// yet). A 4xx is the request's fault and is not retried. On return the chosen engine's
-    /// in-flight count includes this request; the caller releases it.
-    private func send(_ inference: InferenceRequest) async throws -> (Engine, HTTPClientResponse) {
+    /// An admitted request that no engine served: nothing billed, slots freed, an error answered.
+    private func fail(_ call: CallContext, _ ticket: AdmissionTicket, _ error: OpenAIError) -> Response {
+        settle(ticket, tokens: 0)
+        var error = error
+        error.rateLimits = ticket.rateLimits
+        return finish(call, error: error, outcome: error.status.code >= 500 ? .engineFailed : .refused)
+    }
+
+    /// Tries the model's engines, best first, until one answers with a 2xx response head: an
+    /// error or a 5xx before any byte fails over to the next (nothing reached the client yet).
+    /// A 4xx is the request's fault and is not retried. On return the chosen engine counts this
+    /// request as in flight until the caller calls `finished()`.
+    private func send(_ inference: InferenceRequest) async throws(OpenAIError) -> (Engine, HTTPClientResponse) {
         var failure = OpenAIError.noEngine
         for engine in deps.engines.candidates(for: inference.model) {
-            engine.inFlight.add(1, ordering: .relaxed)
-            let request = EngineClient.request(engine, path: inference.kind.rawValue, body: inference.upstreamBody)
+            engine.started()
+            let response: HTTPClientResponse
             do {
-                let response = try await deps.client.execute(request, deadline: .distantFuture)
-                if (200..<300).contains(response.status.code) { return (engine, response) }
-                let body = try? await response.body.collect(upTo: 1024 * 1024)
-                engine.inFlight.subtract(1, ordering: .relaxed)
-                if response.status.code >= 500 {
-                    failure = .engineFailed
-                    continue
-                }
-                // The engine found fault with the request; its message is about the request.
-                let message = body.flatMap { buffer in
-                    buffer.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
-                }.flatMap { ($0["error"] as? [String: Any])?["message"] as? String }
-                throw response.status.code == 404 ? OpenAIError.engineFailed : OpenAIError.engineRejected(message)
-            } catch let error as OpenAIError {
-                throw error
+                response = try await deps.client.execute(
+                    EngineClient.request(engine, path: inference.kind.rawValue, body: inference.upstreamBody), deadline: .distantFuture)
             } catch {
-                engine.inFlight.subtract(1, ordering: .relaxed)
+                engine.finished()
                 engine.healthy.store(false, ordering: .relaxed)
                 deps.logger.warning("engine unreachable, failing over", metadata: ["engine": "\(engine.config.name)", "error": "\(error)"])
+                continue
             }
+            if (200..<300).contains(response.status.code) { return (engine, response) }
+            let body = try? await response.body.collect(upTo: 1024 * 1024)
+            engine.finished()
+            if response.status.code >= 500 {
+                failure = .engineFailed
+                continue
+            }
+            // 404 means a mis-configured engine (it does not serve the model): our fault, not the
+            // caller's. Any other 4xx is about the request, and so is the engine's message.
+            guard response.status.code != 404 else { throw .engineFailed }
+            throw .engineRejected(Self.errorMessage(in: body))
         }
         throw failure
+    }
+
+    private static func errorMessage(in body: ByteBuffer?) -> String? {
+        let object = body?.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
+        return (object?["error"] as? [String: Any])?["message"] as? String
     }
 
     /// Usage for an engine that reported none: Airlock's prompt estimate plus the generated text.

@@ -14,7 +14,6 @@ public final class Gateway: Sendable {
     public struct Dependencies: Sendable {
         public var resolver: IdentityResolver
         public var admission: Admission
-        public var limits: LimitPolicy
         public var recorder: UsageRecorder
         public var engines: EngineDirectory
         public var client: HTTPClient
@@ -23,12 +22,11 @@ public final class Gateway: Sendable {
         public var clock: WallClock
         public var logger: Logger
 
-        public init(resolver: IdentityResolver, admission: Admission, limits: LimitPolicy, recorder: UsageRecorder,
+        public init(resolver: IdentityResolver, admission: Admission, recorder: UsageRecorder,
                     engines: EngineDirectory, client: HTTPClient, settings: GatewaySettings,
                     requestCaps: AirlockConfig.Limits, clock: WallClock = .system, logger: Logger) {
             self.resolver = resolver
             self.admission = admission
-            self.limits = limits
             self.recorder = recorder
             self.engines = engines
             self.client = client
@@ -40,7 +38,6 @@ public final class Gateway: Sendable {
     }
 
     let deps: Dependencies
-    public let outcomes = OutcomeCounters()
 
     public init(_ dependencies: Dependencies) {
         deps = dependencies
@@ -58,12 +55,10 @@ public final class Gateway: Sendable {
             let ticket = try admit(identity, inference, bodyBytes: body.readableBytes)
             return await proxy(call, identity: identity, inference: inference, ticket: ticket)
         } catch let error as OpenAIError {
-            return finish(call, error: error, rateLimits: nil)
-        } catch let refused as AdmissionRefused {
-            return finish(call, error: .admission(refused.refusal), rateLimits: refused.refusal.rateLimits)
+            return finish(call, error: error)
         } catch {
             deps.logger.error("request failed inside Airlock", metadata: ["request_id": "\(call.requestID)", "error": "\(error)"])
-            return finish(call, error: .internalError, rateLimits: nil, outcome: .internalError)
+            return finish(call, error: .internalError, outcome: .internalError)
         }
     }
 
@@ -81,9 +76,9 @@ public final class Gateway: Sendable {
             deps.logger.debug("models listed", metadata: ["request_id": "\(call.requestID)"])
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         } catch let error as OpenAIError {
-            return finish(call, error: error, rateLimits: nil)
+            return finish(call, error: error)
         } catch {
-            return finish(call, error: .internalError, rateLimits: nil, outcome: .internalError)
+            return finish(call, error: .internalError, outcome: .internalError)
         }
     }
 
@@ -97,19 +92,13 @@ public final class Gateway: Sendable {
 
     private func collectBody(_ request: Request) async throws -> ByteBuffer {
         let limit = deps.requestCaps.maxRequestBytes
-        let tooLarge = OpenAIError(status: .contentTooLarge, message: "The request body is larger than the \(limit)-byte limit.",
-                                   type: "invalid_request_error", code: "request_too_large")
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit { throw OpenAIError.tooLarge(limit) }
         var request = request
         do {
             return try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw tooLarge
+            throw OpenAIError.tooLarge(limit)
         }
-    }
-
-    private struct AdmissionRefused: Error {
-        var refusal: AdmissionRefusal
     }
 
     private func admit(_ identity: KeyIdentity, _ inference: InferenceRequest, bodyBytes: Int) throws -> AdmissionTicket {
@@ -118,22 +107,22 @@ public final class Gateway: Sendable {
             promptTokens: inference.promptTokenEstimate, maxTokens: inference.maxTokens, bodyBytes: bodyBytes)
         switch try deps.admission.admit(request) {
         case let .admitted(ticket): return ticket
-        case let .refused(refusal): throw AdmissionRefused(refusal: refusal)
+        case let .refused(refusal): throw OpenAIError.admission(refusal)
         }
     }
 
     /// Answers with an OpenAI-shaped error and records the request's one outcome.
-    func finish(_ call: CallContext, error: OpenAIError, rateLimits: RateLimitSnapshot?, outcome: RequestOutcome = .refused) -> Response {
+    func finish(_ call: CallContext, error: OpenAIError, outcome: RequestOutcome = .refused) -> Response {
         var headers = call.headers
         headers[.contentType] = "application/json"
         if let retry = error.retryAfterSeconds { headers[.retryAfter] = String(retry) }
-        if let rateLimits { RateLimitHeaders.add(rateLimits, to: &headers) }
+        if let rateLimits = error.rateLimits { RateLimitHeaders.add(rateLimits, to: &headers) }
         record(call, outcome, status: Int(error.status.code), detail: error.code)
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: error.body))
     }
 
+    /// The request's one outcome: a log line (served at debug, refusals at info, failures at warning).
     func record(_ call: CallContext, _ outcome: RequestOutcome, status: Int, detail: String? = nil) {
-        outcomes.record(outcome)
         let level: Logger.Level = outcome == .served ? .debug : (outcome == .refused ? .info : .warning)
         deps.logger.log(level: level, "request \(outcome.rawValue)", metadata: [
             "request_id": "\(call.requestID)", "path": "\(call.kind?.rawValue ?? "/v1/models")", "status": "\(status)",

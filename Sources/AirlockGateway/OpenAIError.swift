@@ -14,6 +14,9 @@ public struct OpenAIError: Error, Sendable, Equatable {
     public var param: String?
     public var code: String?
     public var retryAfterSeconds: Int64?
+    /// The `x-ratelimit-*` figures to send with the error: set once a request was admitted or
+    /// refused by a limit, nil before admission.
+    public var rateLimits: RateLimitSnapshot?
 
     public init(status: HTTPResponse.Status, message: String, type: String, param: String? = nil, code: String? = nil, retryAfterSeconds: Int64? = nil) {
         self.status = status
@@ -85,8 +88,15 @@ extension OpenAIError {
         }
         let type = refusal.httpStatus == 429 ? (refusal.code == "server_busy" ? "server_error" : "rate_limit_error") : "insufficient_quota"
         let param: String? = refusal.limit == .maxTokensPerRequest ? "max_tokens" : nil
-        return OpenAIError(status: .init(code: refusal.httpStatus), message: message, type: type, param: param,
-                           code: refusal.code, retryAfterSeconds: retry)
+        var error = OpenAIError(status: .init(code: refusal.httpStatus), message: message, type: type, param: param,
+                                code: refusal.code, retryAfterSeconds: retry)
+        error.rateLimits = refusal.rateLimits
+        return error
+    }
+
+    static func tooLarge(_ limit: Int) -> OpenAIError {
+        OpenAIError(status: .contentTooLarge, message: "The request body is larger than the \(limit)-byte limit.",
+                    type: "invalid_request_error", code: "request_too_large")
     }
 
     static let noEngine = OpenAIError(

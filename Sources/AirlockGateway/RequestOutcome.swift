@@ -1,6 +1,3 @@
-import Logging
-import Synchronization
-
 /// How a request ended. Every request gets exactly one: the gateway records it once, where the
 /// response (or, for streams, the last byte) is decided.
 public enum RequestOutcome: String, Sendable, CaseIterable {
@@ -14,18 +11,4 @@ public enum RequestOutcome: String, Sendable, CaseIterable {
     case interrupted
     /// Airlock itself failed (500); nothing billed.
     case internalError = "internal_error"
-}
-
-/// Counts of outcomes since start, for `/metrics` and the tests that check each request has one.
-public final class OutcomeCounters: Sendable {
-    private let counts = Mutex([RequestOutcome: Int]())
-
-    public init() {}
-
-    func record(_ outcome: RequestOutcome) {
-        counts.withLock { $0[outcome, default: 0] += 1 }
-    }
-
-    public func count(_ outcome: RequestOutcome) -> Int { counts.withLock { $0[outcome] ?? 0 } }
-    public var total: Int { counts.withLock { $0.values.reduce(0, +) } }
 }

@@ -47,7 +47,7 @@ struct StreamRelay: Sendable {
             try? await writer.write(ByteBuffer(string: "\n\n"))
         }
         if ending != .clientGone { try? await writer.finish(nil) }
-        billing.engine.inFlight.subtract(1, ordering: .relaxed)
+        billing.engine.finished()
 
         let usage = accounting.billedUsage(promptEstimate: billing.inference.promptTokenEstimate)
         let reason: String? = switch ending {

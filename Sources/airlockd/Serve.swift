@@ -50,7 +50,7 @@ struct Serve: AsyncParsableCommand {
         let client = EngineClient.make(config.gateway)
         let certificate = try Self.certificate(config, logger: logger)
         let gateway = Gateway(.init(
-            resolver: IdentityResolver(store: store, hasher: hasher), admission: admission, limits: policy,
+            resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,
             recorder: recorder, engines: engines, client: client, settings: config.gateway,
             requestCaps: config.limits, logger: logger))
 
@@ -62,7 +62,7 @@ struct Serve: AsyncParsableCommand {
         await engines.probe(with: client)
         let app = Application(
             router: router,
-            server: try .tlsOnly(certificate.tlsConfiguration()),
+            server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [Housekeeping(policy: policy, engines: engines, client: client, logger: logger)],
             onServerRunning: { channel in
@@ -115,13 +115,6 @@ struct Housekeeping: Service {
     let engines: EngineDirectory
     let client: HTTPClient
     let logger: Logger
-
-    init(policy: LimitPolicy, engines: EngineDirectory, client: HTTPClient, logger: Logger) {
-        self.policy = policy
-        self.engines = engines
-        self.client = client
-        self.logger = logger
-    }
 
     func run() async throws {
         var tick = 0

@@ -8,10 +8,8 @@ extension HTTPServerBuilder {
     /// HTTP/1.1 over TLS only. A client that speaks plain HTTP to the TLS port gets a plain
     /// `400` with an OpenAI-shaped `tls_required` error instead of a dropped connection, so the
     /// mistake is obvious from curl or an SDK log. Idle keep-alive connections close after 75 s.
-    static func tlsOnly(_ tlsConfiguration: TLSConfiguration) throws -> HTTPServerBuilder {
-        let context = try NIOSSLContext(configuration: tlsConfiguration)
-        _ = context  // validates the configuration once, at start-up, not on the first connection
-        return HTTPServerBuilder { responder in
+    static func tlsOnly(_ tlsConfiguration: TLSConfiguration) -> HTTPServerBuilder {
+        HTTPServerBuilder { responder in
             let http = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75)))
             return TLSOnlyChannel(base: try TLSChannel(http, tlsConfiguration: tlsConfiguration))
         }
