@@ -40,6 +40,22 @@ def wrk(url, key, seconds, connections, threads):
             "socket_errors": errors.group(0) if errors else ""}
 
 
+def cpu_seconds(pid):
+    """User + system CPU a process has used so far, in seconds (from /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(url, key, seconds, connections, threads, pids):
+    """One wrk run, with the CPU each of `pids` (name -> pid) spent per request during it."""
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result = wrk(url, key, seconds, connections, threads)
+    requests = max(result["rps"] * seconds, 1)
+    result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) / requests * 1e6 for name, pid in pids.items()}
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -76,8 +92,12 @@ def main():
         airlock_url = f"https://127.0.0.1:{port}/v1/chat/completions"
         wrk(direct_url, None, 2, args.connections, args.threads)  # warm-up
         wrk(airlock_url, key, 2, args.connections, args.threads)
-        direct = wrk(direct_url, None, args.seconds, args.connections, args.threads)
-        airlock = wrk(airlock_url, key, args.seconds, args.connections, args.threads)
+        pids = {"engine": sim.pid, "airlockd": daemon.pid}
+        # Unloaded: one connection, so latency is the path's own cost, not queueing.
+        idle_direct = measured(direct_url, None, max(args.seconds // 2, 2), 1, 1, pids)
+        idle_airlock = measured(airlock_url, key, max(args.seconds // 2, 2), 1, 1, pids)
+        direct = measured(direct_url, None, args.seconds, args.connections, args.threads, pids)
+        airlock = measured(airlock_url, key, args.seconds, args.connections, args.threads, pids)
         with open(f"/proc/{daemon.pid}/status") as f:
             rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     finally:
@@ -93,17 +113,25 @@ def main():
     cpu = os.cpu_count()
     print(f"gateway benchmark: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, non-streamed chat, "
           f"max_tokens 4, {cpu} CPUs, engine = airlock-sim (instant tokens)")
-    print(f"{'path':<34}{'req/s':>10}{'p50 µs':>10}{'p99 µs':>10}{'non-2xx':>9}")
-    print(f"{'direct to engine (HTTP)':<34}{direct['rps']:>10.0f}{direct['p50']:>10.0f}{direct['p99']:>10.0f}{direct['non2xx']:>9}")
-    print(f"{'through airlockd (HTTPS + ledger)':<34}{airlock['rps']:>10.0f}{airlock['p50']:>10.0f}{airlock['p99']:>10.0f}{airlock['non2xx']:>9}")
-    print(f"throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs (target <= 50), "
-          f"p99 {over99:.0f} µs (target <= 1000); airlockd peak RSS {rss_mb:.0f} MB")
+    print(f"{'path':<44}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'airlockd CPU µs/req':>21}")
+    table = ((f"direct to engine (HTTP), 1 connection", idle_direct), (f"through airlockd (HTTPS), 1 connection", idle_airlock),
+            (f"direct to engine (HTTP), {args.connections} connections", direct),
+            (f"through airlockd (HTTPS), {args.connections} connections", airlock))
+    for label, r in table:
+        print(f"{label:<44}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
+              f"{r['cpu_us']['engine']:>19.0f}{r['cpu_us']['airlockd']:>21.0f}")
+    print(f"unloaded: airlockd adds p50 {idle_airlock['p50'] - idle_direct['p50']:.0f} µs, "
+          f"p99 {idle_airlock['p99'] - idle_direct['p99']:.0f} µs")
+    print(f"at {args.connections} connections: throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs "
+          f"(target <= 50), p99 {over99:.0f} µs (target <= 1000); airlockd peak RSS {rss_mb:.0f} MB")
     print(f"ledger after the run: {rows.splitlines()[-1] if rows else '?'}")
     for name, result in (("direct", direct), ("airlock", airlock)):
         if result["socket_errors"]:
             print(f"{name}: {result['socket_errors']}")
     print(f"RESULT gateway direct_rps={direct['rps']:.0f} airlock_rps={airlock['rps']:.0f} ratio={ratio:.2f} "
-          f"overhead_p50_us={over50:.0f} overhead_p99_us={over99:.0f} rss_mb={rss_mb:.0f}")
+          f"overhead_p50_us={over50:.0f} overhead_p99_us={over99:.0f} rss_mb={rss_mb:.0f} "
+          f"unloaded_overhead_p50_us={idle_airlock['p50'] - idle_direct['p50']:.0f} "
+          f"airlockd_cpu_us_per_req={airlock['cpu_us']['airlockd']:.0f} engine_cpu_us_per_req={direct['cpu_us']['engine']:.0f}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 
 /// Token counts for one request, from the engine's `usage` or estimated by Airlock.
 struct TokenUsage: Sendable, Equatable {
@@ -9,13 +11,87 @@ struct TokenUsage: Sendable, Equatable {
     var totalTokens: Int64 { promptTokens + completionTokens }
 
     /// The engine's `usage` object, if it is a sane one.
-    static func reported(in object: [String: Any]) -> TokenUsage? {
-        guard let usage = object["usage"] as? [String: Any],
-              let prompt = usage["prompt_tokens"].flatMap(JSONValues.integer), prompt >= 0
-        else { return nil }
-        let completion = usage["completion_tokens"].flatMap(JSONValues.integer) ?? 0
+    static func reported(in reply: EngineReply) -> TokenUsage? {
+        guard let prompt = reply.usage?.promptTokens, prompt >= 0 else { return nil }
+        let completion = reply.usage?.completionTokens ?? 0
         guard completion >= 0 else { return nil }
         return TokenUsage(promptTokens: prompt, completionTokens: completion, estimated: false)
+    }
+}
+
+/// What Airlock reads from an engine's JSON reply or stream chunk: usage, per choice the finish
+/// reason and generated text, and whether it is an error. Decoded leniently — a field of an
+/// unexpected shape reads as absent — and without building the rest of the document (an
+/// embeddings reply is mostly numbers Airlock never looks at).
+struct EngineReply: Decodable {
+    struct Usage: Decodable {
+        var promptTokens: Int64?
+        var completionTokens: Int64?
+        enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            promptTokens = container.wholeNumber(.promptTokens)
+            completionTokens = container.wholeNumber(.completionTokens)
+        }
+    }
+
+    struct Choice: Decodable {
+        var finishReason: String?
+        /// `message.content` (chat), `delta.content` (chat stream) or `text` (completions).
+        var text: String?
+        var hasToolCalls = false
+        enum CodingKeys: String, CodingKey { case finishReason = "finish_reason", message, delta, text }
+        enum MessageKeys: String, CodingKey { case content, toolCalls = "tool_calls" }
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            finishReason = try? container.decodeIfPresent(String.self, forKey: .finishReason)
+            // `contains` before each read: a thrown DecodingError (with its coding path and
+            // description) costs more than decoding the whole reply.
+            for key in [CodingKeys.message, .delta] where container.contains(key) {
+                guard let message = try? container.nestedContainer(keyedBy: MessageKeys.self, forKey: key) else { continue }
+                if message.contains(.content) { text = try? message.decodeIfPresent(String.self, forKey: .content) }
+                hasToolCalls = message.contains(.toolCalls) && (try? message.decodeNil(forKey: .toolCalls)) == false
+            }
+            if text == nil, container.contains(.text) { text = try? container.decodeIfPresent(String.self, forKey: .text) }
+        }
+    }
+
+    var usage: Usage?
+    var choices: [Choice]
+    var isError: Bool
+
+    enum CodingKeys: String, CodingKey { case usage, choices, error }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
+        choices = (try? container.decodeIfPresent([Choice].self, forKey: .choices)) ?? []
+        isError = container.contains(.error)
+    }
+
+    /// The reply in `bytes`, or nil if they are not a JSON object.
+    static func decode(_ bytes: ByteBuffer) -> EngineReply? {
+        try? decoder.decode(EngineReply.self, from: bytes)
+    }
+
+    static func decode(_ text: String) -> EngineReply? {
+        try? decoder.decode(EngineReply.self, from: Data(text.utf8))
+    }
+
+    private static let decoder = JSONDecoder()
+
+    /// Generated text across choices, in UTF-8 bytes (for estimates).
+    var textBytes: Int { choices.reduce(0) { $0 + ($1.text?.utf8.count ?? 0) } }
+}
+
+extension KeyedDecodingContainer {
+    /// A whole number (`16`, or `16.0`), not a boolean, a string or a fraction; nil otherwise.
+    func wholeNumber(_ key: Key) -> Int64? {
+        if let value = try? decodeIfPresent(Int64.self, forKey: key) { return value }
+        guard let double = try? decodeIfPresent(Double.self, forKey: key), double.rounded() == double, abs(double) < 9e15 else {
+            return nil
+        }
+        return Int64(double)
     }
 }
 
@@ -42,26 +118,23 @@ struct StreamAccounting {
             sawDone = true
             return true
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] else { return true }
-        if object["error"] != nil {
+        guard let reply = EngineReply.decode(payload) else { return true }
+        if reply.isError {
             sawError = true
             return true
         }
-        let choices = object["choices"] as? [Any] ?? []
-        if let reported = TokenUsage.reported(in: object) {
+        if let reported = TokenUsage.reported(in: reply) {
             usage = reported
             // The usage chunk proper (no choices) is the one a client must have asked for.
-            if choices.isEmpty { return clientWantsUsage }
+            if reply.choices.isEmpty { return clientWantsUsage }
         }
-        for case let choice as [String: Any] in choices {
-            let delta = choice["delta"] as? [String: Any]
-            let text = (delta?["content"] as? String) ?? (choice["text"] as? String) ?? ""
-            let tools = delta?["tool_calls"] != nil
-            if !text.isEmpty || tools {
+        for choice in reply.choices {
+            let text = choice.text ?? ""
+            if !text.isEmpty || choice.hasToolCalls {
                 contentChunks += 1
                 contentCharacters += text.utf8.count
             }
-            if let reason = choice["finish_reason"] as? String { finishReason = reason }
+            if let reason = choice.finishReason { finishReason = reason }
         }
         return true
     }

@@ -32,10 +32,9 @@ extension Gateway {
         let bytes = try? await response.body.collect(upTo: Self.maxResponseBytes)
         engine.finished()
         guard let bytes else { return fail(call, ticket, .engineFailed) }
-        let object = bytes.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
-        let usage = object.flatMap(TokenUsage.reported) ?? Self.estimate(object, inference)
-        let finishReason = ((object?["choices"] as? [[String: Any]])?.first?["finish_reason"]) as? String
-        billing.bill(usage, finishReason: finishReason)
+        let reply = EngineReply.decode(bytes)
+        let usage = reply.flatMap(TokenUsage.reported) ?? Self.estimate(reply, inference)
+        billing.bill(usage, finishReason: reply?.choices.first?.finishReason)
         record(call, .served, status: 200)
         headers[.contentType] = "application/json"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
@@ -88,14 +87,9 @@ extension Gateway {
     }
 
     /// Usage for an engine that reported none: Airlock's prompt estimate plus the generated text.
-    private static func estimate(_ object: [String: Any]?, _ inference: InferenceRequest) -> TokenUsage {
-        let choices = object?["choices"] as? [[String: Any]] ?? []
-        let characters = choices.reduce(0) { sum, choice in
-            let text = ((choice["message"] as? [String: Any])?["content"] as? String) ?? (choice["text"] as? String) ?? ""
-            return sum + text.utf8.count
-        }
-        return TokenUsage(promptTokens: inference.promptTokenEstimate, completionTokens: TokenEstimate.tokens(forCharacters: characters),
-                          estimated: true)
+    private static func estimate(_ reply: EngineReply?, _ inference: InferenceRequest) -> TokenUsage {
+        TokenUsage(promptTokens: inference.promptTokenEstimate,
+                   completionTokens: TokenEstimate.tokens(forCharacters: reply?.textBytes ?? 0), estimated: true)
     }
 
     func settle(_ ticket: AdmissionTicket, tokens: Int64) {

@@ -140,7 +140,7 @@ struct CallContext: Sendable {
     init(kind: InferenceKind?, clock: WallClock) {
         self.kind = kind
         startedAt = clock.now()
-        requestID = "req_" + UsageID.generate(at: startedAt).replacingOccurrences(of: "-", with: "")
+        requestID = "req_" + UsageID.compact(at: startedAt)
     }
 
     var headers: HTTPFields {

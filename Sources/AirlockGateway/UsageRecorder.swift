@@ -68,7 +68,7 @@ public final class UsageRecorder: Sendable {
         line.append(UInt8(ascii: "\n"))
         deadLetters.withLock { _ in
             if !FileManager.default.fileExists(atPath: deadLetterPath) {
-                FileManager.default.createFile(atPath: deadLetterPath, contents: nil, attributes: [.posixPermissions: 0o600])
+                _ = FileManager.default.createFile(atPath: deadLetterPath, contents: nil, attributes: [.posixPermissions: 0o600])
             }
             guard let handle = FileHandle(forWritingAtPath: deadLetterPath) else { return }
             defer { try? handle.close() }

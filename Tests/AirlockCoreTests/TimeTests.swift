@@ -23,5 +23,14 @@ import Testing
         #expect(Array(earlier)[14] == "7")
         #expect("89ab".contains(Array(earlier)[19]))
         #expect(earlier.hasPrefix("01a3185c-5000"))
+        #expect(earlier == earlier.lowercased())
+    }
+
+    @Test func compactIdsAreTheSameFormWithoutDashes() {
+        let compact = UsageID.compact(at: UnixMillis(1_800_000_000_000))
+        #expect(compact.count == 32)
+        #expect(compact.allSatisfy { "0123456789abcdef".contains($0) })
+        #expect(compact.hasPrefix("01a3185c50007"))
+        #expect(Set((0..<100).map { _ in UsageID.compact() }).count == 100)
     }
 }

@@ -61,4 +61,25 @@ struct StreamAccountingTests {
         _ = accounting.observe(#"{"choices":[],"usage":{"prompt_tokens":"4","completion_tokens":2}}"#)
         #expect(accounting.billedUsage(promptEstimate: 1).estimated)
     }
+
+    @Test("engine replies are read leniently: odd shapes read as absent, never as numbers")
+    func lenientReplies() throws {
+        let whole = try #require(EngineReply.decode(#"{"usage":{"prompt_tokens":16.0,"completion_tokens":2},"choices":[{"message":{"content":"héllo"},"finish_reason":"stop"}]}"#))
+        #expect(TokenUsage.reported(in: whole) == TokenUsage(promptTokens: 16, completionTokens: 2, estimated: false))
+        #expect(whole.textBytes == 6 && whole.choices.first?.finishReason == "stop")
+        for odd in [#"{"usage":{"prompt_tokens":true}}"#, #"{"usage":{"prompt_tokens":1.5}}"#, #"{"usage":"many"}"#, #"{"usage":null}"#] {
+            let reply = try #require(EngineReply.decode(odd))
+            #expect(TokenUsage.reported(in: reply) == nil, "\(odd)")
+        }
+        // Content as an array of parts, a tool call without content, an error object, not an object.
+        let parts = try #require(EngineReply.decode(#"{"choices":[{"message":{"content":[{"type":"text","text":"x"}]},"finish_reason":7}]}"#))
+        #expect(parts.choices.count == 1 && parts.choices[0].text == nil && parts.choices[0].finishReason == nil)
+        let tools = try #require(EngineReply.decode(#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#))
+        #expect(tools.choices[0].hasToolCalls)
+        #expect(EngineReply.decode(#"{"error":{"message":"x"}}"#)?.isError == true)
+        #expect(EngineReply.decode("[1,2]") == nil && EngineReply.decode("") == nil)
+        // An embeddings reply: the vectors are skipped, the usage read.
+        let embedding = try #require(EngineReply.decode(ByteBuffer(string: #"{"data":[{"embedding":[0.1,-2e-3,3]}],"usage":{"prompt_tokens":3,"total_tokens":3}}"#)))
+        #expect(TokenUsage.reported(in: embedding) == TokenUsage(promptTokens: 3, completionTokens: 0, estimated: false))
+    }
 }
