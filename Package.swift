@@ -14,6 +14,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -90,6 +93,16 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        // The agent ↔ daemon protocol: Protos/ and the Swift code generated from it (committed;
+        // ./scripts/generate-protos regenerates it).
+        .target(
+            name: "AirlockNodeProtocol",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         // The simulated GPU engine behind airlock-sim: OpenAI-compatible, with a configurable
         // token rate, time to first token and failures. The only stand-in the tests allow.
         .target(
@@ -161,6 +174,10 @@ let package = Package(
         ),
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
+        .testTarget(
+            name: "AirlockCertificatesTests",
+            dependencies: ["AirlockCertificates", "AirlockTestSupport", .product(name: "X509", package: "swift-certificates")]
+        ),
         .testTarget(
             name: "AirlockGatewayTests",
             dependencies: [

@@ -32,8 +32,8 @@ public struct ServerCertificate: Sendable {
 
     /// Reads a customer's PEM certificate chain and key.
     public static func load(certificatePath: String, privateKeyPath: String) throws -> ServerCertificate {
-        let certificate = try read(certificatePath, what: "TLS certificate")
-        let key = try read(privateKeyPath, what: "TLS private key")
+        let certificate = try PEMFiles.read(certificatePath, what: "TLS certificate")
+        let key = try PEMFiles.read(privateKeyPath, what: "TLS private key")
         let loaded = ServerCertificate(certificatePEM: certificate, privateKeyPEM: key, certificatePath: certificatePath)
         do {
             // Building the context checks what parsing alone does not: that the key matches the
@@ -59,8 +59,8 @@ public struct ServerCertificate: Sendable {
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // The key is written first and only then the certificate: a crash in between leaves a
         // key without certificate, which the next start reports instead of silently replacing.
-        try write(key, to: keyPath, mode: 0o600)
-        try write(certificate, to: certificatePath, mode: 0o644)
+        try PEMFiles.write(key, to: keyPath, mode: 0o600)
+        try PEMFiles.write(certificate, to: certificatePath, mode: 0o644)
         return (ServerCertificate(certificatePEM: certificate, privateKeyPEM: key, certificatePath: certificatePath), true)
     }
 
@@ -86,20 +86,6 @@ public struct ServerCertificate: Sendable {
             notValidAfter: now.addingTimeInterval(825 * 86_400), issuer: name, subject: name,
             signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
         return (try certificate.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
-    }
-
-    private static func read(_ path: String, what: String) throws -> String {
-        do {
-            return try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw CertificateError("cannot read the \(what) at \(path): \(error.localizedDescription)")
-        }
-    }
-
-    private static func write(_ text: String, to path: String, mode: Int) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-            throw CertificateError("cannot write \(path)")
-        }
     }
 
     static func derBytes(ofFirstPEMBlockIn pem: String) -> [UInt8] {

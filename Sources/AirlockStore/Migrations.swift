@@ -10,6 +10,7 @@ enum Migrations {
         migrator.registerMigration("003_usage_ledger", migrate: createUsageLedger)
         migrator.registerMigration("004_audit_log", migrate: createAuditLog)
         migrator.registerMigration("005_limits", migrate: createLimits)
+        migrator.registerMigration("006_node_enrolment", migrate: addNodeEnrolment)
         return migrator
     }
 
@@ -111,6 +112,19 @@ enum Migrations {
                 status      TEXT NOT NULL,
                 created_at  INTEGER NOT NULL
             ) STRICT;
+            """)
+    }
+
+    /// Enrolment (seed 004 § 44.1 via issue D): the one-time token's keyed hash and expiry, the
+    /// issued certificate's fingerprint, and the operator's drain flag. `status` holds
+    /// `pending` / `enrolled` / `revoked` (``NodeEnrolment``).
+    private static func addNodeEnrolment(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE nodes ADD COLUMN enrol_token_hash TEXT;
+            ALTER TABLE nodes ADD COLUMN enrol_expires_at INTEGER;
+            ALTER TABLE nodes ADD COLUMN enrolled_at INTEGER;
+            ALTER TABLE nodes ADD COLUMN certificate_sha256 TEXT;
+            ALTER TABLE nodes ADD COLUMN draining INTEGER NOT NULL DEFAULT 0 CHECK (draining IN (0, 1));
             """)
     }
 
