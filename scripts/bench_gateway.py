@@ -36,7 +36,8 @@ def wrk(url, key, seconds, connections, threads):
         return float(value) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rps, "p50": micros("50"), "p99": micros("99"), "non2xx": int(bad.group(1)) if bad else 0,
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return {"rps": rps, "requests": requests, "p50": micros("50"), "p99": micros("99"), "non2xx": int(bad.group(1)) if bad else 0,
             "socket_errors": errors.group(0) if errors else ""}
 
 
@@ -51,8 +52,7 @@ def measured(url, key, seconds, connections, threads, pids):
     """One wrk run, with the CPU each of `pids` (name -> pid) spent per request during it."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     result = wrk(url, key, seconds, connections, threads)
-    requests = max(result["rps"] * seconds, 1)
-    result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) / requests * 1e6 for name, pid in pids.items()}
+    result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) / max(result["requests"], 1) * 1e6 for name, pid in pids.items()}
     return result
 
 

@@ -136,7 +136,7 @@ extension AdminActions {
             let before = try tx.reader.requireNode(reference)
             var after = before
             try change(&after)
-            try tx.update(after, ticket: try tx.reader.enrolmentTicket(node: before.id))
+            try tx.update(after)
             try tx.audit(auditEntry(actor, action, type: "node", id: before.id.rawValue, before: before, after: after))
             return after
         }

@@ -127,27 +127,17 @@ public struct NodeAuthority: Sendable {
     /// The 9443 listener's certificate and key, for `hostnames` (plus loopback addresses).
     public func issueServerCertificate(hostnames: [String], now: Date = Date()) throws -> (certificatePEM: String, keyPEM: String) {
         let key = P256.Signing.PrivateKey()
-        let subject = try DistinguishedName {
-            OrganizationName("Airlock appliance")
-            CommonName(hostnames.first ?? "localhost")
-        }
-        var names: [GeneralName] = hostnames.map { .dnsName($0) }
-        names.append(.ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])))
-        names.append(.ipAddress(ASN1OctetString(contentBytes: Array(repeating: 0, count: 15) + [1])))
-        let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true))
-            try ExtendedKeyUsage([.serverAuth])
-            SubjectAlternativeNames(names)
-        }
-        let pem = try sign(publicKey: .init(key.publicKey), subject: subject, extensions: extensions, days: 825, now: now)
+        let (subject, extensions) = try ServerCertificate.serverProfile(hostnames: hostnames)
+        let pem = try sign(publicKey: .init(key.publicKey), subject: subject, extensions: extensions,
+                           days: ServerCertificate.validityDays, now: now)
         return (pem, key.pemRepresentation + "\n")
     }
 
     private func sign(publicKey: Certificate.PublicKey, subject: DistinguishedName, extensions: Certificate.Extensions,
                       days: Int, now: Date) throws -> String {
         var extensions = extensions
-        try extensions.append(Certificate.Extension(AuthorityKeyIdentifier(keyIdentifier: certificate.extensions.subjectKeyIdentifier?.keyIdentifier), critical: false))
+        let authority = AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+        try extensions.append(Certificate.Extension(authority, critical: false))
         let issued = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
             notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(Double(days) * 86_400),

@@ -16,7 +16,8 @@ public struct ServerCertificate: Sendable {
     /// SHA-256 of the leaf certificate's DER bytes, as colon-separated hex (what browsers and
     /// `openssl x509 -fingerprint -sha256` print).
     public var fingerprint: String {
-        let digest = SHA256.hash(data: Self.derBytes(ofFirstPEMBlockIn: certificatePEM))
+        let leaf = (try? PEMDocument.parseMultiple(pemString: certificatePEM))?.first?.derBytes ?? []
+        let digest = SHA256.hash(data: leaf)
         return digest.map { String(format: "%02X", $0) }.joined(separator: ":")
     }
 
@@ -66,7 +67,23 @@ public struct ServerCertificate: Sendable {
 
     static func makeSelfSigned(hostnames: [String], now: Date = Date()) throws -> (certificate: String, key: String) {
         let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName {
+        let (name, extensions) = try serverProfile(hostnames: hostnames)
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(),
+            publicKey: .init(key.publicKey), notValidBefore: now.addingTimeInterval(-3_600),
+            notValidAfter: now.addingTimeInterval(Double(validityDays) * 86_400), issuer: name, subject: name,
+            signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
+        return (try certificate.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
+    }
+
+    /// 825 days: the longest validity clients such as Apple's still accept for TLS.
+    static let validityDays = 825
+
+    /// What every TLS server certificate Airlock makes says — the self-signed HTTPS one and the
+    /// node CA's 9443 one: the first host name as CN; SANs for every host name plus 127.0.0.1 and
+    /// ::1; serverAuth only.
+    static func serverProfile(hostnames: [String]) throws -> (subject: DistinguishedName, extensions: Certificate.Extensions) {
+        let subject = try DistinguishedName {
             OrganizationName("Airlock appliance")
             CommonName(hostnames.first ?? "localhost")
         }
@@ -75,25 +92,12 @@ public struct ServerCertificate: Sendable {
         names.append(.ipAddress(ASN1OctetString(contentBytes: Array(repeating: 0, count: 15) + [1])))
         let extensions = try Certificate.Extensions {
             Critical(BasicConstraints.notCertificateAuthority)
-            Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+            // ECDSA keys sign the handshake; they never encipher a key, so no keyEncipherment.
+            Critical(KeyUsage(digitalSignature: true))
             try ExtendedKeyUsage([.serverAuth])
             SubjectAlternativeNames(names)
         }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(),
-            publicKey: .init(key.publicKey), notValidBefore: now.addingTimeInterval(-3_600),
-            // 825 days: the longest validity clients such as Apple's still accept for TLS.
-            notValidAfter: now.addingTimeInterval(825 * 86_400), issuer: name, subject: name,
-            signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
-        return (try certificate.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
-    }
-
-    static func derBytes(ofFirstPEMBlockIn pem: String) -> [UInt8] {
-        let lines = pem.split(whereSeparator: \.isNewline)
-        guard let begin = lines.firstIndex(where: { $0.hasPrefix("-----BEGIN") }),
-              let end = lines[begin...].firstIndex(where: { $0.hasPrefix("-----END") })
-        else { return [] }
-        return Array(Data(base64Encoded: lines[(begin + 1)..<end].joined()) ?? Data())
+        return (subject, extensions)
     }
 }
 

@@ -20,7 +20,7 @@ struct TokenUsage: Sendable, Equatable {
 }
 
 /// What Airlock reads from an engine's JSON reply or stream chunk: usage, per choice the finish
-/// reason and generated text, and whether it is an error. Decoded leniently — a field of an
+/// reason and generated text, and whether it is an error (with its message). Decoded leniently — a field of an
 /// unexpected shape reads as absent — and without building the rest of the document (an
 /// embeddings reply is mostly numbers Airlock never looks at).
 struct EngineReply: Decodable {
@@ -49,8 +49,8 @@ struct EngineReply: Decodable {
             // description) costs more than decoding the whole reply.
             for key in [CodingKeys.message, .delta] where container.contains(key) {
                 guard let message = try? container.nestedContainer(keyedBy: MessageKeys.self, forKey: key) else { continue }
-                if message.contains(.content) { text = try? message.decodeIfPresent(String.self, forKey: .content) }
-                hasToolCalls = message.contains(.toolCalls) && (try? message.decodeNil(forKey: .toolCalls)) == false
+                if text == nil, message.contains(.content) { text = try? message.decodeIfPresent(String.self, forKey: .content) }
+                hasToolCalls = hasToolCalls || (message.contains(.toolCalls) && (try? message.decodeNil(forKey: .toolCalls)) == false)
             }
             if text == nil, container.contains(.text) { text = try? container.decodeIfPresent(String.self, forKey: .text) }
         }
@@ -59,14 +59,20 @@ struct EngineReply: Decodable {
     var usage: Usage?
     var choices: [Choice]
     var isError: Bool
+    /// `error.message`, when the reply is an error that has one.
+    var errorMessage: String?
 
     enum CodingKeys: String, CodingKey { case usage, choices, error }
+    enum ErrorKeys: String, CodingKey { case message }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
         choices = (try? container.decodeIfPresent([Choice].self, forKey: .choices)) ?? []
         isError = container.contains(.error)
+        if isError, let error = try? container.nestedContainer(keyedBy: ErrorKeys.self, forKey: .error), error.contains(.message) {
+            errorMessage = try? error.decodeIfPresent(String.self, forKey: .message)
+        }
     }
 
     /// The reply in `bytes`, or nil if they are not a JSON object.

@@ -2,7 +2,6 @@ import AirlockAdmission
 import AirlockCore
 import AirlockIdentity
 import AsyncHTTPClient
-import Foundation
 import Hummingbird
 import NIOCore
 
@@ -76,14 +75,9 @@ extension Gateway {
             // 404 means a mis-configured engine (it does not serve the model): our fault, not the
             // caller's. Any other 4xx is about the request, and so is the engine's message.
             guard response.status.code != 404 else { throw .engineFailed }
-            throw .engineRejected(Self.errorMessage(in: body))
+            throw .engineRejected(body.flatMap(EngineReply.decode)?.errorMessage)
         }
         throw failure
-    }
-
-    private static func errorMessage(in body: ByteBuffer?) -> String? {
-        let object = body?.withUnsafeReadableBytes { (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any] }
-        return (object?["error"] as? [String: Any])?["message"] as? String
     }
 
     /// Usage for an engine that reported none: Airlock's prompt estimate plus the generated text.

@@ -71,19 +71,18 @@ extension TenancyWriter {
             ])
     }
 
-    /// Writes a node's enrolment state. The token is cleared whenever the node leaves `pending`:
-    /// it is single-use whatever happens next.
-    public func update(_ node: Node, ticket: EnrolmentTicket? = nil) throws {
+    /// Writes a node's state. A pending node keeps its token; leaving `pending` clears it, so a
+    /// token is single-use whatever happens next.
+    public func update(_ node: Node) throws {
         try db.execute(
             sql: """
-                UPDATE nodes SET status = ?, zone = ?, draining = ?, enrolled_at = ?, certificate_sha256 = ?,
-                    enrol_token_hash = ?, enrol_expires_at = ?
-                WHERE id = ?
+                UPDATE nodes SET status = ?1, zone = ?2, draining = ?3, enrolled_at = ?4, certificate_sha256 = ?5,
+                    enrol_token_hash = CASE WHEN ?1 = 'pending' THEN enrol_token_hash END,
+                    enrol_expires_at = CASE WHEN ?1 = 'pending' THEN enrol_expires_at END
+                WHERE id = ?6
                 """,
             arguments: [
-                node.enrolment.rawValue, node.zone, node.draining, node.enrolledAt?.value, node.certificateSHA256,
-                node.enrolment == .pending ? ticket?.tokenHash : nil, node.enrolment == .pending ? ticket?.expiresAt.value : nil,
-                node.id.rawValue,
+                node.enrolment.rawValue, node.zone, node.draining, node.enrolledAt?.value, node.certificateSHA256, node.id.rawValue,
             ])
     }
 }

@@ -77,6 +77,8 @@ struct StreamAccountingTests {
         let tools = try #require(EngineReply.decode(#"{"choices":[{"delta":{"tool_calls":[{"index":0}]}}]}"#))
         #expect(tools.choices[0].hasToolCalls)
         #expect(EngineReply.decode(#"{"error":{"message":"x"}}"#)?.isError == true)
+        #expect(EngineReply.decode(#"{"error":{"message":"x"}}"#)?.errorMessage == "x")
+        #expect(EngineReply.decode(#"{"error":"flat"}"#)?.errorMessage == nil)
         #expect(EngineReply.decode("[1,2]") == nil && EngineReply.decode("") == nil)
         // An embeddings reply: the vectors are skipped, the usage read.
         let embedding = try #require(EngineReply.decode(ByteBuffer(string: #"{"data":[{"embedding":[0.1,-2e-3,3]}],"usage":{"prompt_tokens":3,"total_tokens":3}}"#)))
