@@ -11,11 +11,13 @@ let package = Package(
         .executable(name: "airlock", targets: ["airlock"]),
         .executable(name: "airlock-bench", targets: ["airlock-bench"]),
         .executable(name: "airlock-sim", targets: ["airlock-sim"]),
+        .executable(name: "airlock-agent", targets: ["airlock-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -103,6 +105,38 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // The node registry's live state machine (joining → active → draining → dead) and placement:
+        // which node serves a request, prefix affinity, failover order. Pure and in-memory.
+        .target(
+            name: "AirlockScheduler",
+            dependencies: ["AirlockCore"]
+        ),
+        // The daemon's side of port 9443 and of enrolment: the NodeControl gRPC service over mutual
+        // TLS (certificates checked against the node rows), and the one-time enrolment exchange.
+        .target(
+            name: "AirlockNodeControl",
+            dependencies: [
+                "AirlockCore", "AirlockStore", "AirlockAdmin", "AirlockCertificates", "AirlockScheduler",
+                "AirlockNodeProtocol",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What runs on a GPU host: enrolment, the NodeControl stream (register, heartbeats, metrics,
+        // commands), nvidia-smi readings, engine supervision.
+        .target(
+            name: "AirlockAgent",
+            dependencies: [
+                "AirlockNodeProtocol", "AirlockCertificates",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The simulated GPU engine behind airlock-sim: OpenAI-compatible, with a configurable
         // token rate, time to first token and failures. The only stand-in the tests allow.
         .target(
@@ -126,6 +160,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .executableTarget(
+            name: "airlock-agent",
+            dependencies: [
+                "AirlockAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -154,6 +197,7 @@ let package = Package(
                 "AirlockStore",
                 "AirlockCounters",
                 "AirlockAdmission",
+                "AirlockScheduler",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -174,6 +218,10 @@ let package = Package(
         ),
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockSchedulerTests", dependencies: ["AirlockScheduler", "AirlockTestSupport"]),
+        .testTarget(
+            name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockTestSupport"], resources: [.copy("Fixtures")]
+        ),
         .testTarget(
             name: "AirlockCertificatesTests",
             dependencies: ["AirlockCertificates", "AirlockTestSupport", .product(name: "X509", package: "swift-certificates")]
@@ -193,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "AirlockCLITests",
             dependencies: [
-                "airlock", "airlockd", "airlock-bench", "airlock-sim", "AirlockStore", "AirlockTestSupport",
+                "airlock", "airlockd", "airlock-bench", "airlock-sim", "airlock-agent", "AirlockStore", "AirlockTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

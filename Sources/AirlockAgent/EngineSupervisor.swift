@@ -1,0 +1,321 @@
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Keeps the inference engine (vLLM, or `airlock-sim` in tests) running when the agent is told to
+/// start it: launches it, and whenever it exits, for whatever reason, starts it again after a
+/// growing delay, until `stop(grace:)`.
+///
+/// The engine runs in its own process group, and signals go to the whole
+/// group, as systemd does: engines fork workers, and a worker left behind would hold GPU memory or
+/// the port and make the next start fail. A supervisor supervises once; after `stop` it stays
+/// stopped (make a new one to start again, e.g. with other arguments).
+public actor EngineSupervisor {
+    /// How an engine run ended.
+    public enum Exit: Sendable, Equatable, CustomStringConvertible {
+        case exited(status: Int32)
+        case signalled(Int32)
+        /// The process could not be launched (missing or not executable); retried like a crash.
+        case couldNotStart(String)
+
+        public var description: String {
+            switch self {
+            case let .exited(status): "exited with status \(status)"
+            case let .signalled(signal): "killed by signal \(signal)"
+            case let .couldNotStart(reason): "could not start: \(reason)"
+            }
+        }
+    }
+
+    /// The wait before each restart: `initial`, doubling with each consecutive failure up to
+    /// `maximum`. A run that lasted `stableAfter` resets the count, so an engine that crashes
+    /// after a day of service comes back at once rather than after the cap.
+    public struct Backoff: Sendable, Equatable {
+        public var initial: Duration
+        public var maximum: Duration
+        public var stableAfter: Duration
+
+        public init(initial: Duration = .seconds(1), maximum: Duration = .seconds(60), stableAfter: Duration = .seconds(60)) {
+            precondition(initial > .zero && maximum >= initial, "backoff needs 0 < initial <= maximum")
+            self.initial = initial
+            self.maximum = maximum
+            self.stableAfter = stableAfter
+        }
+
+        /// The delay after `failures` earlier consecutive failures (0: the first).
+        public func delay(afterFailures failures: Int) -> Duration {
+            var delay = initial
+            for _ in 0..<max(0, failures) {
+                if delay >= maximum { break }
+                delay *= 2
+            }
+            return min(delay, maximum)
+        }
+    }
+
+    public enum State: Sendable, Equatable {
+        case starting
+        case running(pid: Int32)
+        /// Waiting to start again; `after` says how the last run ended.
+        case backingOff(until: ContinuousClock.Instant, after: Exit)
+        /// Not started yet, or stopped for good.
+        case stopped
+    }
+
+    public nonisolated let executable: String
+    public nonisolated let arguments: [String]
+    public nonisolated let backoff: Backoff
+    private let environment: [String: String]
+    private let logger: Logger
+    private let clock = ContinuousClock()
+
+    public private(set) var state: State = .stopped
+    /// Launches after the first, including failed ones.
+    public private(set) var restarts = 0
+    public private(set) var lastExit: Exit?
+
+    private enum Phase { case idle, supervising, stopping, stopped }
+    private var phase = Phase.idle
+    private var loop: Task<Void, Never>?
+    private var child: pid_t?
+    private var watchers: [Int: AsyncStream<State>.Continuation] = [:]
+    private var nextWatcher = 0
+
+    /// `environment` is added to the agent's own environment.
+    public init(executable: String, arguments: [String] = [], environment: [String: String] = [:],
+                backoff: Backoff = Backoff(), logger: Logger) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.backoff = backoff
+        self.logger = logger
+    }
+
+    /// Starts the engine and keeps it running. Does nothing if already started or stopped.
+    public func start() {
+        guard phase == .idle else { return }
+        phase = .supervising
+        loop = Task { await self.supervise() }
+    }
+
+    /// Sends SIGTERM to the engine, waits up to `grace` for it to exit, then sends SIGKILL; returns
+    /// once it has exited and been reaped. No restart follows. Safe to call more than once.
+    public func stop(grace: Duration = .seconds(10)) async {
+        switch phase {
+        case .idle:
+            phase = .stopped
+            set(.stopped)
+            return
+        case .stopping:
+            await loop?.value
+            return
+        case .stopped:
+            return
+        case .supervising:
+            phase = .stopping
+        }
+        // Wakes a backoff sleep; waiting for an exit does not heed cancellation.
+        loop?.cancel()
+        var escalation: Task<Void, Never>?
+        if let pid = child {
+            logger.info("stopping engine", metadata: ["pid": "\(pid)", "grace_ms": "\(grace.milliseconds)"])
+            kill(-pid, SIGTERM)
+            escalation = Task { [logger] in
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                logger.warning("engine still running after the grace period; killing it", metadata: ["pid": "\(pid)"])
+                kill(-pid, SIGKILL)
+            }
+        }
+        await loop?.value
+        escalation?.cancel()
+        loop = nil
+        phase = .stopped
+        set(.stopped)
+    }
+
+    /// The current state, then each change; finishes once stopped. Keeps the newest few if the
+    /// reader falls behind: a state is a snapshot, not an event.
+    public func stateUpdates() -> AsyncStream<State> {
+        let (stream, continuation) = AsyncStream.makeStream(of: State.self, bufferingPolicy: .bufferingNewest(16))
+        continuation.yield(state)
+        if phase == .stopped {
+            continuation.finish()
+            return stream
+        }
+        let id = nextWatcher
+        nextWatcher += 1
+        watchers[id] = continuation
+        continuation.onTermination = { _ in Task { await self.forget(id) } }
+        return stream
+    }
+
+    private func forget(_ watcher: Int) { watchers[watcher] = nil }
+
+    private func set(_ new: State) {
+        state = new
+        for continuation in watchers.values { continuation.yield(new) }
+        if phase == .stopped {
+            for continuation in watchers.values { continuation.finish() }
+            watchers = [:]
+        }
+    }
+
+    private func supervise() async {
+        var failures = 0
+        while phase == .supervising {
+            let startedAt = clock.now
+            set(.starting)
+            // Launching is synchronous, so `stop` cannot slip in between the phase check and `child`.
+            let exit: Exit
+            switch launch() {
+            case let .success(pid): exit = await watch(pid)
+            case let .failure(failure): exit = failure.exit
+            }
+            lastExit = exit
+            guard phase == .supervising else {
+                logger.info("engine stopped", metadata: ["exit": "\(exit)"])
+                break
+            }
+            if clock.now - startedAt >= backoff.stableAfter { failures = 0 }
+            let delay = backoff.delay(afterFailures: failures)
+            failures += 1
+            logger.warning("engine exited; starting it again after a delay",
+                           metadata: ["exit": "\(exit)", "delay_ms": "\(delay.milliseconds)", "restarts": "\(restarts)"])
+            set(.backingOff(until: clock.now + delay, after: exit))
+            guard (try? await clock.sleep(for: delay)) != nil, phase == .supervising else { break }
+            restarts += 1
+        }
+    }
+
+    private func launch() -> Result<pid_t, EngineSpawn.Failure> {
+        let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let pid: pid_t
+        do {
+            pid = try EngineSpawn.spawn(executable, arguments: arguments, environment: environment)
+        } catch {
+            return .failure(error)
+        }
+        child = pid
+        set(.running(pid: pid))
+        logger.info("engine started", metadata: ["pid": "\(pid)", "executable": "\(executable)"])
+        return .success(pid)
+    }
+
+    /// Waits for the engine to exit and reaps it, then kills whatever it left in its process group.
+    private func watch(_ pid: pid_t) async -> Exit {
+        let exit = await EngineSpawn.exit(of: pid)
+        child = nil
+        kill(-pid, SIGKILL)
+        return exit
+    }
+}
+
+/// Starts the engine with posix_spawn rather than Foundation's `Process`: on Linux, `Process`
+/// hands the child the spawning thread's signal mask (swift-corelibs-foundation#4772), and Swift's
+/// concurrency threads block SIGTERM, so the engine could never be stopped gracefully; nor can it
+/// undo an ignored SIGTERM (ServiceLifecycle ignores it in the agent to catch it). Here the child
+/// starts with no blocked signals, default dispositions, its own process group, /dev/null as stdin,
+/// the agent's stdout and stderr, and no other descriptor.
+enum EngineSpawn {
+    struct Failure: Error {
+        var exit: EngineSupervisor.Exit
+    }
+
+    static func spawn(_ executable: String, arguments: [String], environment: [String: String]) throws(Failure) -> pid_t {
+        #if canImport(Darwin)
+        var attributes: posix_spawnattr_t?
+        var actions: posix_spawn_file_actions_t?
+        #else
+        var attributes = posix_spawnattr_t()
+        var actions = posix_spawn_file_actions_t()
+        #endif
+        posix_spawnattr_init(&attributes)
+        posix_spawn_file_actions_init(&actions)
+        defer {
+            posix_spawnattr_destroy(&attributes)
+            posix_spawn_file_actions_destroy(&actions)
+        }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        sigdelset(&all, SIGKILL)  // cannot be caught or ignored, so never need resetting
+        sigdelset(&all, SIGSTOP)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        var flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        #if canImport(Darwin)
+        flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)
+        for descriptor in [1, 2] as [Int32] { posix_spawn_file_actions_addinherit_np(&actions, descriptor) }
+        #else
+        closeInheritedDescriptors(&actions)
+        #endif
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+
+        var pid = pid_t()
+        let status = withCStrings([executable] + arguments) { argv in
+            withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
+                posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+            }
+        }
+        guard status == 0 else {
+            let reason = status == ENOENT ? "\(executable) does not exist" : "\(executable): \(String(cString: strerror(status)))"
+            throw Failure(exit: .couldNotStart(reason))
+        }
+        return pid
+    }
+
+    /// Waits for `pid` on a thread of its own (waitpid blocks, for as long as the engine runs)
+    /// and reaps it, so no zombie is left.
+    static func exit(of pid: pid_t) async -> EngineSupervisor.Exit {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1, errno == EINTR {}
+                // WIFEXITED / WTERMSIG are C macros Swift does not import.
+                let signal = status & 0x7f
+                continuation.resume(returning: signal == 0 ? .exited(status: (status >> 8) & 0xff) : .signalled(signal))
+            }
+        }
+    }
+
+    #if !canImport(Darwin)
+    /// Descriptors the agent has open (gRPC sockets, a probe's pipes) must not stay open in the
+    /// engine for its lifetime. glibc 2.34+ closes them in one action; before, each is named.
+    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        if let closeFrom = addCloseFrom {
+            _ = closeFrom(&actions, 3)
+            return
+        }
+        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in open.compactMap(Int32.init) where descriptor > 2 {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+    }
+
+    /// `posix_spawn_file_actions_addclosefrom_np`, which the Glibc module does not export.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
+    #endif
+
+    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
+        let pointers = strings.map { strdup($0) } + [nil]
+        defer { pointers.forEach { free($0) } }
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+extension Duration {
+    fileprivate var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,189 @@
+import AirlockCore
+import Synchronization
+
+/// How the registry judges nodes.
+public struct RegistrySettings: Sendable, Equatable {
+    /// No heartbeat for this long makes a node dead (seed 004 § 22.2: 15 s).
+    public var heartbeatTimeoutMillis: Int64 = 15_000
+    /// Until a node's heartbeats teach the tokens/s one request adds, assume its capacity is
+    /// shared by this many concurrent requests.
+    public var nominalConcurrency = 16
+    public var health = HealthRules()
+
+    public init() {}
+}
+
+/// A node changed live state; the daemon logs it.
+public struct NodeTransition: Sendable, Equatable {
+    public var nodeID: String
+    public var nodeName: String
+    public var from: NodeLiveState?
+    public var to: NodeLiveState
+    public var reason: String
+}
+
+/// Every registered node's live state, in memory (seed 004 § 21). Node rows in SQLite say who
+/// may connect; this says who is connected and how busy. Membership changes rebuild an immutable
+/// `Placement` index that picks read under one short lock; state and load are per-node atomics.
+public final class NodeRegistry: Sendable {
+    public let settings: RegistrySettings
+    private let clock: @Sendable () -> Int64
+    private let onTransition: @Sendable (NodeTransition) -> Void
+    private let table = Mutex(Table())
+
+    struct Table {
+        var nodes: [String: LiveNode] = [:]
+        var placement = Placement(nodes: [])
+    }
+
+    /// `clock` gives Unix milliseconds (tests move it by hand).
+    public init(settings: RegistrySettings = RegistrySettings(), clock: @escaping @Sendable () -> Int64,
+                onTransition: @escaping @Sendable (NodeTransition) -> Void = { _ in }) {
+        self.settings = settings
+        self.clock = clock
+        self.onTransition = onTransition
+    }
+
+    /// The index picks use: nodes by model and zone.
+    public var placement: Placement { table.withLock { $0.placement } }
+    public var nodes: [LiveNode] { table.withLock { Array($0.nodes.values) }.sorted { $0.name < $1.name } }
+    public func node(id: String) -> LiveNode? { table.withLock { $0.nodes[id] } }
+
+    /// A node (re)connected and said what it is. A reconnecting node keeps its `LiveNode` (and
+    /// so the in-flight count of requests still running on it) and takes the new profile.
+    @discardableResult
+    public func register(_ profile: NodeProfile, operatorDraining: Bool) -> LiveNode {
+        let now = clock()
+        let (node, isNew) = table.withLock { table -> (LiveNode, Bool) in
+            let existing = table.nodes[profile.id]
+            let node = existing ?? LiveNode(profile: profile, now: now, nominalConcurrency: settings.nominalConcurrency)
+            if existing != nil { node.replace(profile: profile) }
+            table.nodes[profile.id] = node
+            table.placement = Placement(nodes: Array(table.nodes.values))
+            return (node, existing == nil)
+        }
+        node.withDetails { details in
+            details.lastHeartbeat = now
+            details.engineReady = false
+            details.drainReasons.remove(.agent)
+            if operatorDraining { details.drainReasons.insert(.operatorRequest) } else { details.drainReasons.remove(.operatorRequest) }
+        }
+        update(node, reason: isNew ? "registered" : "registered again", announceInitial: isNew)
+        return node
+    }
+
+    /// A heartbeat. `engine` carries the engine's own throughput figures when the agent could
+    /// read them. Returns false for a node the registry does not hold.
+    @discardableResult
+    public func heartbeat(_ id: String, engineReady: Bool, engine: (tokensPerSecond: Double, requests: Int)?) -> Bool {
+        guard let node = node(id: id) else { return false }
+        let now = clock()
+        node.withDetails { details in
+            details.lastHeartbeat = now
+            details.engineReady = engineReady
+        }
+        if let engine { node.report(tokensPerSecond: engine.tokensPerSecond, engineRequests: engine.requests) }
+        update(node, reason: engineReady ? "engine ready" : "engine not ready")
+        return true
+    }
+
+    /// A metrics report: applies the health rules.
+    public func metrics(_ id: String, _ metrics: NodeMetrics) {
+        guard let node = node(id: id) else { return }
+        let rules = settings.health
+        let note = node.withDetails { details -> String? in
+            details.lastMetrics = metrics
+            let violation = rules.violation(metrics, baseline: details.latencyBaselineMillis)
+            if violation == nil {
+                details.latencyBaselineMillis = HealthRules.updatedBaseline(details.latencyBaselineMillis, with: metrics.latencyP50Millis)
+                details.drainReasons.remove(.health)
+            } else {
+                details.drainReasons.insert(.health)
+            }
+            details.healthNote = violation
+            return violation
+        }
+        update(node, reason: note.map { "unhealthy: " + $0 } ?? "healthy again")
+    }
+
+    /// Starts or lifts one source of draining (operator, agent, health).
+    public func setDrain(_ id: String, _ reason: DrainReasons, _ on: Bool, note: String) {
+        guard let node = node(id: id) else { return }
+        node.withDetails { details in
+            if on { details.drainReasons.insert(reason) } else { details.drainReasons.remove(reason) }
+        }
+        update(node, reason: note)
+    }
+
+    /// Forgets a node (revoked): it gets nothing from now on.
+    public func remove(_ id: String, reason: String) {
+        let removed = table.withLock { table -> LiveNode? in
+            guard let node = table.nodes.removeValue(forKey: id) else { return nil }
+            table.placement = Placement(nodes: Array(table.nodes.values))
+            return node
+        }
+        guard let removed else { return }
+        let from = removed.state
+        removed.store(.dead)
+        onTransition(NodeTransition(nodeID: id, nodeName: removed.name, from: from, to: .dead, reason: reason))
+    }
+
+    /// Marks nodes whose heartbeats stopped as dead; the daemon calls it every second.
+    public func sweep() {
+        for node in table.withLock({ Array($0.nodes.values) }) { update(node, reason: "no heartbeat") }
+    }
+
+    /// What an operator sees for a node.
+    public func status(of node: LiveNode) -> NodeStatus {
+        node.withDetails { details in
+            NodeStatus(id: node.id, name: node.name, orgID: node.orgID, state: node.state, zone: details.profile.zone,
+                       models: details.profile.models, engineURL: details.profile.engineURL,
+                       capacityTokensPerSecond: details.profile.capacityTokensPerSecond, load: node.load,
+                       requestsInFlight: node.requestsInFlight, lastHeartbeat: details.lastHeartbeat,
+                       draining: details.drainReasons, healthNote: details.healthNote, hardware: details.profile.hardware)
+        }
+    }
+
+    /// The one rule for a node's state: stale heartbeats → dead; any drain reason → draining;
+    /// engine ready → active; otherwise joining.
+    static func derive(_ details: LiveNode.Details, now: Int64, timeout: Int64) -> NodeLiveState {
+        if now - details.lastHeartbeat > timeout { return .dead }
+        if !details.drainReasons.isEmpty { return .draining }
+        return details.engineReady ? .active : .joining
+    }
+
+    /// Derives and stores the state under the node's lock, so two concurrent updates cannot
+    /// store an older derivation over a newer one; the transition is announced outside it.
+    private func update(_ node: LiveNode, reason: String, announceInitial: Bool = false) {
+        let now = clock()
+        let timeout = settings.heartbeatTimeoutMillis
+        let change = node.withDetails { details -> (NodeLiveState, NodeLiveState)? in
+            let previous = node.state
+            let next = Self.derive(details, now: now, timeout: timeout)
+            guard next != previous || announceInitial else { return nil }
+            node.store(next)
+            return (previous, next)
+        }
+        guard let (previous, next) = change else { return }
+        onTransition(NodeTransition(nodeID: node.id, nodeName: node.name, from: announceInitial ? nil : previous,
+                                    to: next, reason: reason))
+    }
+}
+
+/// A node's live status, for logs, the admin API and tests.
+public struct NodeStatus: Sendable {
+    public var id: String
+    public var name: String
+    public var orgID: OrgID?
+    public var state: NodeLiveState
+    public var zone: String
+    public var models: [String]
+    public var engineURL: String
+    public var capacityTokensPerSecond: Double
+    public var load: Double
+    public var requestsInFlight: Int
+    public var lastHeartbeat: Int64
+    public var draining: DrainReasons
+    public var healthNote: String?
+    public var hardware: String
+}

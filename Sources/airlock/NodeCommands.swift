@@ -1,0 +1,161 @@
+import AirlockAdmin
+import AirlockCore
+import ArgumentParser
+
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "GPU nodes: enrol, list, show, drain, resume, revoke.",
+        discussion: """
+            These commands read and change what the database holds about a node: its enrolment \
+            (pending, enrolled, revoked), the operator's drain flag and its certificate. Whether a \
+            node is connected right now (active, dead) is known only to the running daemon and is \
+            not shown here.
+            """,
+        subcommands: [Enroll.self, List.self, Show.self, Drain.self, Resume.self, Revoke.self])
+
+    static func show(_ nodes: [Node], json: Bool) {
+        if json { return Output.json(nodes) }
+        Output.table(["NAME", "ID", "ORG", "ZONE", "ENROLMENT", "DRAINING", "ENROLLED AT"], nodes.map {
+            [$0.name, $0.id.rawValue, owner($0), $0.zone ?? "-", $0.enrolment.rawValue, yesNo($0.draining), Output.text($0.enrolledAt)]
+        })
+    }
+
+    static func showOne(_ node: Node, json: Bool) {
+        if json { return Output.json(node) }
+        Output.fields([
+            ("id", node.id.rawValue), ("name", node.name), ("org", owner(node)), ("zone", node.zone ?? "-"),
+            ("enrolment", node.enrolment.rawValue), ("draining", yesNo(node.draining)), ("created", node.createdAt.description),
+            ("enrolled", Output.text(node.enrolledAt)), ("certificate sha256", node.certificateSHA256 ?? "-"),
+        ])
+    }
+
+    static func showChange(_ node: Node, _ text: String, json: Bool) {
+        json ? Output.json(node) : print("node \(node.name) (\(node.id)) \(text)")
+    }
+
+    static func owner(_ node: Node) -> String { node.orgID?.rawValue ?? "shared" }
+    static func yesNo(_ flag: Bool) -> String { flag ? "yes" : "no" }
+
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Register a node and issue its one-time enrolment token (printed once).",
+            discussion: "Carry the token to the GPU host and run `airlock-agent enroll --token TOKEN ...` there before it expires.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Unique name: letters, digits, '.', '_', '-'.") var name: String
+        @Option(help: "Org (id or name) that owns the node and alone may use it (default: shared by every org).") var org: String?
+        @Option(help: "Zone the node serves (made on first use).") var zone: String?
+        @Option(help: ArgumentHelp("How long the token stays usable: 30m, 24h, 7d (1 minute to 30 days).", valueName: "duration"))
+        var validFor = "24h"
+
+        func run() async throws {
+            try await runReportingNodeErrors {
+                // AdminInput refuses org_/env_/key_ names but not node_: a node named like an id
+                // could never be found by name, since references that look like ids are ids.
+                if NodeID.looksLikeID(name) {
+                    throw AirlockError.invalidName(kind: "node", name: name, reason: "names may not start with node_")
+                }
+                let seconds = try Self.seconds(validFor)
+                let issued = try await global.admin().enrollNode(
+                    name: name, org: org, zone: zone, validForSeconds: seconds, by: global.actor)
+                if global.json { return Output.json(issued) }
+                let node = issued.node
+                print("registered node \(node.name) (\(node.id)), awaiting enrolment")
+                Output.fields([("org", owner(node)), ("zone", node.zone ?? "-"), ("token expires", issued.expiresAt.description)])
+                print("")
+                print("  \(issued.token)")
+                print("")
+                print("This token is shown once. Carry it to the GPU host and use it there with `airlock-agent enroll --token TOKEN ...`.")
+            }
+        }
+
+        /// `30m`, `24h`, `7d` in seconds. The 1 minute…30 days range is the admin layer's rule;
+        /// a count too large to multiply becomes `.max` so that the same rule refuses it.
+        static func seconds(_ duration: String) throws -> Int64 {
+            let units: [Character: Int64] = ["m": 60, "h": 3_600, "d": 86_400]
+            guard let unit = duration.last.flatMap({ units[$0] }), let count = Int64(duration.dropLast()) else {
+                throw AirlockError.invalidArgument("invalid --valid-for '\(duration)': use a duration such as 30m, 24h or 7d")
+            }
+            let (seconds, overflow) = count.multipliedReportingOverflow(by: unit)
+            return overflow ? .max : seconds
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List nodes with their enrolment and drain flag (never tokens).",
+            discussion: "Live state (active, dead) lives in the running daemon and is not shown here.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            try await runReportingNodeErrors { NodeCommand.show(try await global.admin().listNodes(), json: global.json) }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one node, including its certificate's SHA-256 fingerprint.",
+            discussion: "Live state (active, dead) lives in the running daemon and is not shown here.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Node id or name.") var node: String
+
+        func run() async throws {
+            try await runReportingNodeErrors { NodeCommand.showOne(try await global.admin().node(node), json: global.json) }
+        }
+    }
+
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Drain a node: it takes no new work and finishes what it has.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Node id or name.") var node: String
+
+        func run() async throws {
+            try await runReportingNodeErrors {
+                let drained = try await global.admin().setNodeDraining(node, true, by: global.actor)
+                NodeCommand.showChange(drained, "is draining", json: global.json)
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Resume a drained node: it takes new work again.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Node id or name.") var node: String
+
+        func run() async throws {
+            try await runReportingNodeErrors {
+                let resumed = try await global.admin().setNodeDraining(node, false, by: global.actor)
+                NodeCommand.showChange(resumed, "is no longer draining", json: global.json)
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a node for good: its certificate stops connecting and any unused token stops working.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Node id or name.") var node: String
+
+        func run() async throws {
+            try await runReportingNodeErrors {
+                NodeCommand.showChange(try await global.admin().revokeNode(node, by: global.actor), "is revoked", json: global.json)
+            }
+        }
+    }
+}
+
+/// `runReportingErrors`, keeping the message one visible line even when it echoes hostile input
+/// (a name holding a newline, a terminal escape or a bidi override).
+func runReportingNodeErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await runReportingErrors(body)
+    } catch let failure as CLIFailure {
+        throw CLIFailure(message: String(failure.message.unicodeScalars.map { scalar -> String in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator:
+                "\\u{" + String(scalar.value, radix: 16) + "}"
+            default:
+                String(scalar)
+            }
+        }.joined()))
+    }
+}

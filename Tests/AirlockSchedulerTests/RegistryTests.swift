@@ -1,0 +1,101 @@
+import AirlockCore
+@testable import AirlockScheduler
+import Testing
+
+@Suite struct RegistryTests {
+    @Test func nodesJoinThenBecomeActiveWhenTheEngineIsReady() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a", active: false)
+        #expect(node.state == .joining)
+        fixture.registry.heartbeat(node.id, engineReady: true, engine: nil)
+        #expect(node.state == .active)
+        fixture.registry.heartbeat(node.id, engineReady: false, engine: nil)
+        #expect(node.state == .joining)
+        #expect(fixture.transitions.withLock { $0.map(\.to) } == [.joining, .active, .joining])
+    }
+
+    @Test func silenceForFifteenSecondsMakesANodeDeadAndAHeartbeatRevivesIt() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a")
+        fixture.clock.advance(seconds: 15)
+        fixture.registry.sweep()
+        #expect(node.state == .active, "exactly 15 s is still alive")
+        fixture.clock.advance(seconds: 1)
+        fixture.registry.sweep()
+        #expect(node.state == .dead)
+        #expect(fixture.plan(org: .generate()).isEmpty)
+        fixture.registry.heartbeat(node.id, engineReady: true, engine: nil)
+        #expect(node.state == .active)
+    }
+
+    @Test func drainReasonsAreLiftedOnlyByTheirOwnSource() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a")
+        fixture.registry.setDrain(node.id, .operatorRequest, true, note: "operator")
+        fixture.registry.metrics(node.id, NodeMetrics(maxTemperatureCelsius: 95, oomEvents: 0, latencyP50Millis: nil))
+        #expect(node.state == .draining)
+        fixture.registry.setDrain(node.id, .operatorRequest, false, note: "resume")
+        #expect(node.state == .draining, "still too hot")
+        fixture.registry.metrics(node.id, NodeMetrics(maxTemperatureCelsius: 70, oomEvents: 0, latencyP50Millis: nil))
+        #expect(node.state == .active)
+    }
+
+    @Test func healthRulesDrainOnHeatOOMSpikesAndLatencyOverThreeTimesBaseline() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a")
+        func report(_ temperature: Double? = 60, oom: Int = 0, latency: Double? = nil) -> NodeLiveState {
+            fixture.registry.metrics(node.id, NodeMetrics(maxTemperatureCelsius: temperature, oomEvents: oom, latencyP50Millis: latency))
+            return node.state
+        }
+        #expect(report(91) == .draining)
+        #expect(report() == .active)
+        #expect(report(oom: 2) == .active)
+        #expect(report(oom: 3) == .draining)
+        #expect(report(latency: 200) == .active, "the first reading sets the baseline")
+        #expect(report(latency: 500) == .active)
+        #expect(report(latency: 800) == .draining, "over 3× the ~237 ms baseline")
+        #expect(report(latency: 250) == .active)
+        #expect(report(nil, latency: 90) == .active)
+        #expect(fixture.registry.status(of: node).healthNote == nil)
+    }
+
+    @Test func aNodeThatRegistersAgainKeepsItsInFlightCountAndTakesTheNewProfile() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a")
+        node.started()
+        let again = fixture.registry.register(
+            NodeProfile(id: node.id, name: "a", orgID: nil, zone: "home", engineURL: "http://127.0.0.1:2",
+                        models: ["m", "n"], capacityTokensPerSecond: 2_000),
+            operatorDraining: true)
+        #expect(again === node)
+        #expect(node.requestsInFlight == 1)
+        #expect(node.engineURL == "http://127.0.0.1:2")
+        #expect(node.state == .draining, "the node row says draining")
+        #expect(fixture.registry.placement.models == ["m", "n"])
+    }
+
+    @Test func removedNodesAreDeadAndOutOfThePlacement() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a")
+        fixture.registry.remove(node.id, reason: "revoked")
+        #expect(node.state == .dead)
+        #expect(fixture.registry.node(id: node.id) == nil)
+        #expect(!fixture.registry.placement.serves("m", for: .generate()))
+        #expect(!fixture.registry.heartbeat(node.id, engineReady: true, engine: nil), "a removed node's heartbeat is refused")
+    }
+
+    @Test func loadCountsRequestsAtOnceAndLearnsTheirWeightFromHeartbeats() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a", capacity: 1_600)
+        #expect(node.load == 0)
+        node.started()
+        #expect(node.load == 1.0 / 16, "nominal: capacity shared by 16 requests")
+        fixture.registry.heartbeat(node.id, engineReady: true, engine: (tokensPerSecond: 400, requests: 1))
+        #expect(node.load == 0.25)
+        node.started()
+        #expect(node.load == 0.5, "the second request weighs what the first was measured at")
+        node.finished()
+        node.finished()
+        #expect(node.load == 0)
+    }
+}
