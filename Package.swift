@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "AirlockGateway",
             dependencies: [
-                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission",
+                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockScheduler",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -134,6 +134,7 @@ let package = Package(
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -150,7 +151,9 @@ let package = Package(
             name: "airlockd",
             dependencies: [
                 "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockCounters",
-                "AirlockGateway", "AirlockCertificates",
+                "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockAdmin",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -229,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "AirlockGatewayTests",
             dependencies: [
-                "AirlockGateway", "AirlockSimulator", "AirlockCertificates", "AirlockAdmin", "AirlockAdmission",
+                "AirlockGateway", "AirlockSimulator", "AirlockCertificates", "AirlockAdmin", "AirlockAdmission", "AirlockScheduler",
                 "AirlockCounters", "AirlockIdentity", "AirlockTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -151,3 +151,13 @@ extension TenancyReader {
         return node
     }
 }
+
+extension AdminActions {
+    /// Records that port 9443 refused an agent (unknown, revoked or mismatched certificate, a
+    /// registration naming unknown models): the refusal is an audit row, not only a log line.
+    public func auditAgentRefusal(action: String, node reference: String, reason: String) async throws {
+        try await store.write { tx in
+            try tx.audit(auditEntry(AdminActor("agent"), action, type: "node", id: reference, before: nil as String?, after: reason))
+        }
+    }
+}

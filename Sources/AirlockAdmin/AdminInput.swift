@@ -5,7 +5,7 @@ import Foundation
 /// admin API and the dashboard so that all three accept and refuse the same things.
 public enum AdminInput {
     /// 1–63 characters of letters, digits, `.`, `_`, `-`, starting with a letter or digit, and
-    /// not shaped like an id (`org_…`), so that a CLI argument is never ambiguous.
+    /// not shaped like an id (`org_…`, `node_…`), so that a CLI argument is never ambiguous.
     public static func validateName(_ name: String, kind: String) throws {
         let allowed = name.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
@@ -17,8 +17,29 @@ public enum AdminInput {
                 kind: kind, name: name,
                 reason: "use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
-        if OrgID.looksLikeID(name) || EnvID.looksLikeID(name) || KeyID.looksLikeID(name) {
-            throw AirlockError.invalidName(kind: kind, name: name, reason: "names may not start with org_, env_ or key_")
+        if OrgID.looksLikeID(name) || EnvID.looksLikeID(name) || KeyID.looksLikeID(name) || NodeID.looksLikeID(name) {
+            throw AirlockError.invalidName(kind: kind, name: name, reason: "names may not start with org_, env_, key_ or node_")
+        }
+    }
+
+    /// A catalog model's name, exactly as clients send it in `"model"`
+    /// (`meta-llama/Llama-3.1-8B-Instruct`, `smollm2:135m`, `qwen2.5-7b@v2`): printable, no
+    /// whitespace at either end (a name that differs from another only by a trailing space
+    /// cannot be told apart on screen), and at most 256 UTF-8 bytes — the gateway's limit for
+    /// `"model"`, so every catalog name is one a client can actually request.
+    public static func validateModelName(_ name: String) throws {
+        let printable = name.unicodeScalars.allSatisfy { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate, .unassigned: false
+            default: true
+            }
+        }
+        let trimmed = name.unicodeScalars.first.map { !$0.properties.isWhitespace } == true
+            && name.unicodeScalars.last.map { !$0.properties.isWhitespace } == true
+        guard (1...256).contains(name.utf8.count), printable, trimmed else {
+            throw AirlockError.invalidName(
+                kind: "model", name: name,
+                reason: "use 1-256 bytes of printable characters, with no control characters and no spaces at either end")
         }
     }
 

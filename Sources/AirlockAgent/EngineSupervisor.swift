@@ -11,10 +11,10 @@ import Darwin
 /// start it: launches it, and whenever it exits, for whatever reason, starts it again after a
 /// growing delay, until `stop(grace:)`.
 ///
-/// The engine runs in its own process group, and signals go to the whole
-/// group, as systemd does: engines fork workers, and a worker left behind would hold GPU memory or
-/// the port and make the next start fail. A supervisor supervises once; after `stop` it stays
-/// stopped (make a new one to start again, e.g. with other arguments).
+/// The engine runs in its own process group, and signals go to the whole group, as systemd does:
+/// engines fork workers, and a worker left behind would hold GPU memory or the port and make the
+/// next start fail. A supervisor supervises once; after `stop` it stays stopped (make a new one to
+/// start again, e.g. with other arguments). Dropping it does not stop the engine: call `stop`.
 public actor EngineSupervisor {
     /// How an engine run ended.
     public enum Exit: Sendable, Equatable, CustomStringConvertible {

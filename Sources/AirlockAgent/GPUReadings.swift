@@ -54,7 +54,7 @@ public enum NvidiaSMI {
     /// wrong VRAM figure would mislead placement.
     public static func parse(_ output: String) throws(GPUReadingError) -> [GPUReading] {
         var readings: [GPUReading] = []
-        var seenData = false
+        var pastFirstLine = false
         // Split on "\n" only, so that line numbers are those an editor shows; a CR is trimmed.
         let lines = output.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false)
         for (offset, scalars) in lines.enumerated() {
@@ -63,12 +63,12 @@ public enum NvidiaSMI {
             if line.isEmpty { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: .whitespaces) }
-            if !seenData, fields.first?.lowercased() == "index" {
+            if !pastFirstLine, fields.first?.lowercased() == "index" {
                 try checkHeader(fields, line: number)
-                seenData = true
+                pastFirstLine = true
                 continue
             }
-            seenData = true
+            pastFirstLine = true
             let reading = try reading(fields, line: number)
             if readings.contains(where: { $0.index == reading.index }) {
                 throw GPUReadingError(line: number, reason: "GPU index \(reading.index) appears twice")

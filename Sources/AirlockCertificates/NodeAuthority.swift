@@ -169,3 +169,19 @@ public enum NodeKeyRequest {
         return (try request.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
     }
 }
+
+extension NodeAuthority {
+    /// Lower-case hex SHA-256 of a certificate's DER bytes: what enrolment records as the only
+    /// certificate a node may use, and what port 9443 compares.
+    public static func fingerprint(_ certificate: Certificate) -> String {
+        var serializer = DER.Serializer()
+        guard (try? serializer.serialize(certificate)) != nil else { return "" }
+        return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Signs the agent's CSR for `identity` and returns the PEM with its fingerprint.
+    public func issueClientCertificateWithFingerprint(csrPEM: String, for identity: NodeIdentity) throws -> (certificatePEM: String, sha256: String) {
+        let pem = try issueClientCertificate(csrPEM: csrPEM, for: identity)
+        return (pem, Self.fingerprint(try Certificate(pemEncoded: pem)))
+    }
+}

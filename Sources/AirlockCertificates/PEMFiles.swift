@@ -1,8 +1,8 @@
 import Foundation
 
 /// Reading and writing the PEM files Airlock keeps, with errors phrased for the operator.
-enum PEMFiles {
-    static func read(_ path: String, what: String) throws -> String {
+public enum PEMFiles {
+    public static func read(_ path: String, what: String) throws -> String {
         do {
             return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
@@ -11,7 +11,7 @@ enum PEMFiles {
     }
 
     /// Creates `path` with `mode` from the start, so a key is never readable by others even briefly.
-    static func write(_ text: String, to path: String, mode: Int) throws {
+    public static func write(_ text: String, to path: String, mode: Int) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
             throw CertificateError("cannot write \(path)")
         }

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockScheduler
 import AsyncHTTPClient
 import NIOCore
 
@@ -17,8 +18,8 @@ public enum EngineClient {
     }
 
     /// An engine request for `path` carrying `body` as JSON.
-    static func request(_ engine: Engine, path: String, body: ByteBuffer) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: engine.config.url + path)
+    static func request(_ node: LiveNode, path: String, body: ByteBuffer) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: node.engineURL + path)
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "accept", value: "application/json, text/event-stream")

@@ -1,6 +1,7 @@
 import AirlockAdmission
 import AirlockCore
 import AirlockIdentity
+import AirlockScheduler
 import AsyncHTTPClient
 import Hummingbird
 import NIOCore
@@ -12,16 +13,17 @@ extension Gateway {
     /// Sends an admitted request to an engine and answers the client. The ticket is settled on
     /// every path: with the billed tokens when served, with nothing when the engine failed.
     func proxy(_ call: CallContext, identity: KeyIdentity, inference: InferenceRequest, ticket: AdmissionTicket) async -> Response {
-        let upstream: (Engine, HTTPClientResponse)
+        let upstream: Upstream
         do {
-            upstream = try await send(inference)
+            upstream = try await send(inference, identity: identity, ticket: ticket)
         } catch {
             return fail(call, ticket, error)
         }
-        let (engine, response) = upstream
+        let (engine, response) = (upstream.node, upstream.response)
         var headers = call.headers
         RateLimitHeaders.add(ticket.rateLimits, to: &headers)
-        let billing = Billing(gateway: self, call: call, identity: identity, inference: inference, ticket: ticket, engine: engine)
+        let billing = Billing(gateway: self, call: call, identity: identity, inference: inference, ticket: ticket, engine: engine,
+                              failover: upstream.failover)
         if inference.stream {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
@@ -47,28 +49,41 @@ extension Gateway {
         return finish(call, error: error, outcome: error.status.code >= 500 ? .engineFailed : .refused)
     }
 
-    /// Tries the model's engines, best first, until one answers with a 2xx response head: an
-    /// error or a 5xx before any byte fails over to the next (nothing reached the client yet).
-    /// A 4xx is the request's fault and is not retried. On return the chosen engine counts this
-    /// request as in flight until the caller calls `finished()`.
-    private func send(_ inference: InferenceRequest) async throws(OpenAIError) -> (Engine, HTTPClientResponse) {
+    /// The node that answered, its response head, and whether an earlier node failed first.
+    struct Upstream {
+        var node: LiveNode
+        var response: HTTPClientResponse
+        var failover: Bool
+    }
+
+    /// Tries the scheduler's nodes, best first (at most `max_attempts`, then fallback zones),
+    /// until one answers with a 2xx response head: an error or a 5xx before any byte fails over
+    /// to the next (nothing reached the client yet). A 4xx is the request's fault and is not
+    /// retried. On return the chosen node counts this request as in flight until the caller calls
+    /// `finished()`.
+    private func send(_ inference: InferenceRequest, identity: KeyIdentity, ticket: AdmissionTicket) async throws(OpenAIError) -> Upstream {
+        let plan = deps.scheduler.plan(PlacementRequest(
+            model: inference.model, orgID: identity.orgID, zone: deps.settings.zone, reserved: ticket.reserved,
+            prefix: inference.prefix))
+        if plan.overloaded { throw .overloaded }
         var failure = OpenAIError.noEngine
-        for engine in deps.engines.candidates(for: inference.model) {
-            engine.started()
+        for (attempt, node) in plan.nodes.enumerated() {
+            node.started()
             let response: HTTPClientResponse
             do {
                 response = try await deps.client.execute(
-                    EngineClient.request(engine, path: inference.kind.rawValue, body: inference.upstreamBody), deadline: .distantFuture)
+                    EngineClient.request(node, path: inference.kind.rawValue, body: inference.upstreamBody), deadline: .distantFuture)
             } catch {
-                engine.finished()
-                engine.healthy.store(false, ordering: .relaxed)
-                deps.logger.warning("engine unreachable, failing over", metadata: ["engine": "\(engine.config.name)", "error": "\(error)"])
+                node.finished()
+                deps.logger.warning("engine unreachable, failing over", metadata: ["node": "\(node.name)", "error": "\(error)"])
+                failure = .engineFailed
                 continue
             }
-            if (200..<300).contains(response.status.code) { return (engine, response) }
+            if (200..<300).contains(response.status.code) { return Upstream(node: node, response: response, failover: attempt > 0) }
             let body = try? await response.body.collect(upTo: 1024 * 1024)
-            engine.finished()
+            node.finished()
             if response.status.code >= 500 {
+                deps.logger.warning("engine failed, failing over", metadata: ["node": "\(node.name)", "status": "\(response.status.code)"])
                 failure = .engineFailed
                 continue
             }
@@ -80,7 +95,6 @@ extension Gateway {
         throw failure
     }
 
-    /// Usage for an engine that reported none: Airlock's prompt estimate plus the generated text.
     private static func estimate(_ reply: EngineReply?, _ inference: InferenceRequest) -> TokenUsage {
         TokenUsage(promptTokens: inference.promptTokenEstimate,
                    completionTokens: TokenEstimate.tokens(forCharacters: reply?.textBytes ?? 0), estimated: true)
@@ -90,7 +104,6 @@ extension Gateway {
         do {
             try deps.admission.settle(ticket, actualTokens: tokens)
         } catch {
-            // The lease expires by itself; the ledger, not the counters, is the record.
             deps.logger.error("could not settle admission counters", metadata: ["error": "\(error)"])
         }
     }
@@ -104,16 +117,22 @@ struct Billing: Sendable {
     let identity: KeyIdentity
     let inference: InferenceRequest
     let ticket: AdmissionTicket
-    let engine: Engine
+    let engine: LiveNode
+    /// The first node tried failed before the first byte and another served (seed 004 § 26.4).
+    let failover: Bool
 
     func bill(_ usage: TokenUsage, finishReason: String?) {
         gateway.settle(ticket, tokens: usage.totalTokens)
         let now = gateway.deps.clock.now()
         gateway.deps.recorder.record(UsageRecord(
             usageID: UsageID.generate(at: now), requestID: call.requestID, timestamp: call.startedAt,
-            orgID: identity.orgID, envID: identity.envID, keyID: identity.keyID, zone: gateway.deps.settings.zone,
-            model: inference.model, node: engine.config.name, promptTokens: usage.promptTokens,
+            orgID: identity.orgID, envID: identity.envID, keyID: identity.keyID, zone: engine.zone,
+            model: inference.model, node: engine.name, promptTokens: usage.promptTokens,
             completionTokens: usage.completionTokens, latencyMillis: now.value - call.startedAt.value, costMicros: 0,
             streamed: inference.stream, finishReason: finishReason, tokenSource: usage.estimated ? .estimated : .engine))
+        if failover {
+            gateway.deps.logger.notice("request served after failover", metadata: [
+                "request_id": "\(call.requestID)", "node": "\(engine.name)", "model": "\(inference.model)"])
+        }
     }
 }

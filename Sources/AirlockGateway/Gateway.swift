@@ -1,6 +1,7 @@
 import AirlockAdmission
 import AirlockCore
 import AirlockIdentity
+import AirlockScheduler
 import AsyncHTTPClient
 import Foundation
 import Hummingbird
@@ -15,7 +16,8 @@ public final class Gateway: Sendable {
         public var resolver: IdentityResolver
         public var admission: Admission
         public var recorder: UsageRecorder
-        public var engines: EngineDirectory
+        /// Picks the nodes for each request (registered agents, and any static engines).
+        public var scheduler: Scheduler
         public var client: HTTPClient
         public var settings: GatewaySettings
         public var requestCaps: AirlockConfig.Limits
@@ -23,12 +25,12 @@ public final class Gateway: Sendable {
         public var logger: Logger
 
         public init(resolver: IdentityResolver, admission: Admission, recorder: UsageRecorder,
-                    engines: EngineDirectory, client: HTTPClient, settings: GatewaySettings,
+                    scheduler: Scheduler, client: HTTPClient, settings: GatewaySettings,
                     requestCaps: AirlockConfig.Limits, clock: WallClock = .system, logger: Logger) {
             self.resolver = resolver
             self.admission = admission
             self.recorder = recorder
-            self.engines = engines
+            self.scheduler = scheduler
             self.client = client
             self.settings = settings
             self.requestCaps = requestCaps
@@ -51,7 +53,9 @@ public final class Gateway: Sendable {
             let body = try await collectBody(request)
             let inference = try InferenceRequest.parse(kind, body: body, defaultMaxTokens: deps.requestCaps.maxTokensPerRequest)
             guard identity.allows(model: inference.model) else { throw OpenAIError.modelNotAllowed(inference.model) }
-            guard deps.engines.serves(inference.model) else { throw OpenAIError.modelNotFound(inference.model) }
+            guard deps.scheduler.registry.placement.serves(inference.model, for: identity.orgID) else {
+                throw OpenAIError.modelNotFound(inference.model)
+            }
             let ticket = try admit(identity, inference, bodyBytes: body.readableBytes)
             return await proxy(call, identity: identity, inference: inference, ticket: ticket)
         } catch let error as OpenAIError {
@@ -62,12 +66,12 @@ public final class Gateway: Sendable {
         }
     }
 
-    /// `GET /v1/models`: the models some engine serves that this key may use.
+    /// `GET /v1/models`: the models some node this key's org may use serves, that the key may use.
     func models(_ request: Request) async -> Response {
         let call = CallContext(kind: nil, clock: deps.clock)
         do {
             let identity = try await authenticate(request.headers)
-            let data = deps.engines.models.filter { identity.allows(model: $0) }.map {
+            let data = deps.scheduler.registry.placement.models(for: identity.orgID).filter { identity.allows(model: $0) }.map {
                 ["id": $0, "object": "model", "created": 0, "owned_by": "airlock"] as [String: Any]
             }
             let body = try JSONSerialization.data(withJSONObject: ["object": "list", "data": data])

@@ -22,6 +22,9 @@ struct InferenceRequest: Sendable {
     /// Airlock's estimate of the prompt, charged at admission and used if the engine is silent.
     var promptTokenEstimate: Int64
     var upstreamBody: ByteBuffer
+    /// Hash of the prompt's shared prefix (a chat's leading system/developer messages, or a
+    /// completion prompt's first 1 KiB), for the scheduler's prefix affinity; nil if there is none.
+    var prefix: Int?
 
     static let maxMessages = 10_000
     static let maxInputs = 2_048
@@ -83,7 +86,7 @@ struct InferenceRequest: Sendable {
         }
         return InferenceRequest(kind: kind, model: model, stream: stream, clientWantsUsage: clientWantsUsage,
                                 maxTokens: maxTokens, promptTokenEstimate: TokenEstimate.tokens(forCharacters: promptChars),
-                                upstreamBody: upstream)
+                                upstreamBody: upstream, prefix: prefixHash(kind, object))
     }
 
     private static func modelName(_ value: Any?) throws(OpenAIError) -> String {
@@ -111,6 +114,32 @@ struct InferenceRequest: Sendable {
     private static func optionalNumber(_ object: [String: Any], _ name: String) throws(OpenAIError) {
         guard let value = object[name], !JSONValues.isNull(value) else { return }
         guard JSONValues.number(value) != nil else { throw .invalidRequest("'\(name)' must be a number.", param: name) }
+    }
+
+    /// What requests sharing an engine's prefix cache have in common: the leading system or
+    /// developer messages of a chat, or the first 1 KiB of a completion prompt. Only routing uses
+    /// it, so it is Swift's per-process `Hasher`, not a stable digest.
+    private static func prefixHash(_ kind: InferenceKind, _ object: [String: Any]) -> Int? {
+        var hasher = Hasher()
+        switch kind {
+        case .chat:
+            guard let messages = object["messages"] as? [[String: Any]] else { return nil }
+            var found = false
+            for message in messages {
+                guard let role = message["role"] as? String, role == "system" || role == "developer" else { break }
+                guard let text = message["content"] as? String else { break }
+                hasher.combine(text)
+                found = true
+            }
+            guard found else { return nil }
+        case .completion:
+            guard let prompt = object["prompt"] as? String, prompt.utf8.count >= 64 else { return nil }
+            hasher.combine(prompt.utf8.prefix(1_024).count)
+            for byte in prompt.utf8.prefix(1_024) { hasher.combine(byte) }
+        case .embedding:
+            return nil
+        }
+        return hasher.finalize()
     }
 
     private static let roles: Set<String> = ["system", "developer", "user", "assistant", "tool", "function"]

@@ -103,6 +103,12 @@ extension OpenAIError {
         status: .serviceUnavailable, message: "No engine for this model is available right now. Retry shortly.",
         type: "server_error", code: "engine_unavailable", retryAfterSeconds: 1)
 
+    /// Every node for the model is at the configured shedding load and the request is not inside
+    /// its org's reserved capacity (seed 004 § 28).
+    static let overloaded = OpenAIError(
+        status: .tooManyRequests, message: "The engines for this model are at capacity right now. Retry shortly.",
+        type: "server_error", code: "server_overloaded", retryAfterSeconds: 1)
+
     static let engineFailed = OpenAIError(
         status: .badGateway, message: "The inference engine failed to answer this request.",
         type: "server_error", code: "engine_error")

@@ -107,6 +107,7 @@ public final class LiveNode: Sendable {
     var isActive: Bool { stateRaw.load(ordering: .relaxed) == NodeLiveState.active.rawValue }
     public var profile: NodeProfile { details.withLock { $0.profile } }
     public var engineURL: String { details.withLock { $0.profile.engineURL } }
+    public var zone: String { details.withLock { $0.profile.zone } }
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     /// A request was sent here; it counts towards the load at once, until `finished()`.

@@ -73,8 +73,16 @@ public final class Scheduler: Sendable {
         let placement = registry.placement
         var plan = PlacementPlan(nodes: [])
         guard let zones = placement.pools[request.model] else { return plan }
-        let remembered = request.prefix.flatMap { prefix in affinity.withLock { $0.node(for: prefix) } }
-        counters.count(lookup: request.prefix != nil, remembered: remembered != nil)
+        // Affinity is per org and model: one org's prompts never steer another org's placement.
+        let key = request.prefix.map { prefix in
+            var hasher = Hasher()
+            hasher.combine(prefix)
+            hasher.combine(request.orgID.rawValue)
+            hasher.combine(request.model)
+            return hasher.finalize()
+        }
+        let remembered = key.flatMap { key in affinity.withLock { $0.node(for: key) } }
+        counters.count(lookup: key != nil, remembered: remembered != nil)
         let limit = settings.maxAttempts
         // The request's zone, then the fallback zones in order, each once; within a zone the
         // org's own lane, then the shared one. Written as loops over indices: a pick allocates
@@ -101,7 +109,7 @@ public final class Scheduler: Sendable {
             if let shed = settings.shedLoad, !request.reserved, first.load >= shed {
                 return PlacementPlan(nodes: [], overloaded: true)
             }
-            if let prefix = request.prefix { affinity.withLock { $0.remember(prefix, first) } }
+            if let key { affinity.withLock { $0.remember(key, first) } }
         }
         return plan
     }

@@ -48,10 +48,23 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as AirlockError {
-        throw CLIFailure(message: error.description)
+        throw CLIFailure(message: oneVisibleLine(error.description))
     } catch let error as ConfigError {
-        throw CLIFailure(message: error.description)
+        throw CLIFailure(message: oneVisibleLine(error.description))
     }
+}
+
+/// Messages echo what the operator typed, which may hold a newline, a terminal escape or a bidi
+/// override; those are written as `\u{…}`, so the message stays one line that shows what it says.
+private func oneVisibleLine(_ message: String) -> String {
+    String(message.unicodeScalars.map { scalar -> String in
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator:
+            "\\u{" + String(scalar.value, radix: 16) + "}"
+        default:
+            String(scalar)
+        }
+    }.joined())
 }
 
 /// A failure already phrased for the operator.

@@ -48,12 +48,7 @@ struct NodeCommand: AsyncParsableCommand {
         var validFor = "24h"
 
         func run() async throws {
-            try await runReportingNodeErrors {
-                // AdminInput refuses org_/env_/key_ names but not node_: a node named like an id
-                // could never be found by name, since references that look like ids are ids.
-                if NodeID.looksLikeID(name) {
-                    throw AirlockError.invalidName(kind: "node", name: name, reason: "names may not start with node_")
-                }
+            try await runReportingErrors {
                 let seconds = try Self.seconds(validFor)
                 let issued = try await global.admin().enrollNode(
                     name: name, org: org, zone: zone, validForSeconds: seconds, by: global.actor)
@@ -87,7 +82,7 @@ struct NodeCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await runReportingNodeErrors { NodeCommand.show(try await global.admin().listNodes(), json: global.json) }
+            try await runReportingErrors { NodeCommand.show(try await global.admin().listNodes(), json: global.json) }
         }
     }
 
@@ -99,7 +94,7 @@ struct NodeCommand: AsyncParsableCommand {
         @Argument(help: "Node id or name.") var node: String
 
         func run() async throws {
-            try await runReportingNodeErrors { NodeCommand.showOne(try await global.admin().node(node), json: global.json) }
+            try await runReportingErrors { NodeCommand.showOne(try await global.admin().node(node), json: global.json) }
         }
     }
 
@@ -109,7 +104,7 @@ struct NodeCommand: AsyncParsableCommand {
         @Argument(help: "Node id or name.") var node: String
 
         func run() async throws {
-            try await runReportingNodeErrors {
+            try await runReportingErrors {
                 let drained = try await global.admin().setNodeDraining(node, true, by: global.actor)
                 NodeCommand.showChange(drained, "is draining", json: global.json)
             }
@@ -122,7 +117,7 @@ struct NodeCommand: AsyncParsableCommand {
         @Argument(help: "Node id or name.") var node: String
 
         func run() async throws {
-            try await runReportingNodeErrors {
+            try await runReportingErrors {
                 let resumed = try await global.admin().setNodeDraining(node, false, by: global.actor)
                 NodeCommand.showChange(resumed, "is no longer draining", json: global.json)
             }
@@ -136,26 +131,9 @@ struct NodeCommand: AsyncParsableCommand {
         @Argument(help: "Node id or name.") var node: String
 
         func run() async throws {
-            try await runReportingNodeErrors {
+            try await runReportingErrors {
                 NodeCommand.showChange(try await global.admin().revokeNode(node, by: global.actor), "is revoked", json: global.json)
             }
         }
-    }
-}
-
-/// `runReportingErrors`, keeping the message one visible line even when it echoes hostile input
-/// (a name holding a newline, a terminal escape or a bidi override).
-func runReportingNodeErrors(_ body: () async throws -> Void) async throws {
-    do {
-        try await runReportingErrors(body)
-    } catch let failure as CLIFailure {
-        throw CLIFailure(message: String(failure.message.unicodeScalars.map { scalar -> String in
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator:
-                "\\u{" + String(scalar.value, radix: 16) + "}"
-            default:
-                String(scalar)
-            }
-        }.joined()))
     }
 }

@@ -1,9 +1,12 @@
+import AirlockAdmin
 import AirlockAdmission
 import AirlockCertificates
 import AirlockCore
 import AirlockCounters
 import AirlockGateway
 import AirlockIdentity
+import AirlockNodeControl
+import AirlockScheduler
 import AirlockStore
 import AsyncHTTPClient
 import ArgumentParser
@@ -46,25 +49,30 @@ struct Serve: AsyncParsableCommand {
         let admission = Admission(counters: counters, limits: { policy.limits(for: $0) })
         let recorder = UsageRecorder(appender: LedgerAppender(store: store, maxBatch: config.ledgerBatchMaxRows),
                                      dataDirectory: config.dataDir, logger: logger)
-        let engines = EngineDirectory(config.engines)
         let client = EngineClient.make(config.gateway)
         let certificate = try Self.certificate(config, logger: logger)
+        let nodes = try NodePlane(config, store: store, hasher: hasher, logger: logger)
+        let statics = StaticEngines(config.engines, zone: config.gateway.zone, registry: nodes.registry)
         let gateway = Gateway(.init(
             resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,
-            recorder: recorder, engines: engines, client: client, settings: config.gateway,
+            recorder: recorder, scheduler: nodes.scheduler, client: client, settings: config.gateway,
             requestCaps: config.limits, logger: logger))
 
         let router = Router()
         GatewayRoutes.add(to: router, gateway: gateway, readiness: [
             { ("storage", (try? await store.read { try $0.tenancyGeneration() }) != nil) },
-            { ("engines", engines.anyHealthy) },
+            { ("engines", nodes.registry.placement.anyActive()) },
         ])
-        await engines.probe(with: client)
+        nodes.addEnrolmentRoute(to: router)
+        await statics.probe(with: client)
         let app = Application(
             router: router,
             server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
-            services: [Housekeeping(policy: policy, engines: engines, client: client, logger: logger)],
+            services: [
+                Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, client: client, logger: logger),
+                nodes.service(),
+            ],
             onServerRunning: { channel in
                 logger.notice("serving HTTPS", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
             },
@@ -108,11 +116,12 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// Background upkeep while serving: limits reloaded within 1 s of an admin change (from any
-/// process), engines probed every 5 s.
+/// Background upkeep while serving: limits and node rows (revocations, drains) reloaded within
+/// 1 s of an admin change (from any process), silent nodes swept, static engines probed every 5 s.
 struct Housekeeping: Service {
     let policy: LimitPolicy
-    let engines: EngineDirectory
+    let statics: StaticEngines
+    let reconciler: NodeReconciler
     let client: HTTPClient
     let logger: Logger
 
@@ -125,8 +134,9 @@ struct Housekeeping: Service {
             } catch {
                 logger.error("could not reload limits", metadata: ["error": "\(error)"])
             }
+            await reconciler.reconcile()
             tick += 1
-            if tick % 5 == 0 { await engines.probe(with: client) }
+            if tick % 5 == 0 { await statics.probe(with: client) }
         }
     }
 }

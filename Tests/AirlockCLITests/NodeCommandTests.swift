@@ -208,7 +208,7 @@ import Testing
         (["node", "enroll", "gpu\u{202e}2"], "invalid node name 'gpu\\u{202e}2'"),
         (["node", "enroll", "gpu\u{7f}"], "invalid node name 'gpu\\u{7f}'"),
         (["node", "enroll", "gpü"], "invalid node name"),
-        (["node", "enroll", "node_0123456789abcdef"], "names may not start with node_"),
+        (["node", "enroll", "node_0123456789abcdef"], "names may not start with org_, env_, key_ or node_"),
         (["node", "enroll", "gpu-2", "--zone", "bad zone"], "invalid zone name 'bad zone'"),
         (["node", "enroll", "gpu-2", "--org", "ghost"], "org 'ghost' not found"),
         (["node", "enroll", "gpu-2", "--org", "gone"], "is revoked; nothing new can be created under it"),

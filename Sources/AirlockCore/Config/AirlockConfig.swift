@@ -10,6 +10,9 @@ public struct AirlockConfig: Equatable, Sendable {
     public var apiListen = ListenAddress(host: "0.0.0.0", port: 8443)
     /// Node agents (gRPC over mutual TLS).
     public var agentListen = ListenAddress(host: "0.0.0.0", port: 9443)
+    /// Names agents use to reach this appliance on 9443 (beyond localhost and the host name): the
+    /// 9443 certificate names them, and agents verify it.
+    public var agentHostnames: [String] = []
     /// How long a rotated key's previous secret keeps working.
     public var keyRotationGraceSeconds: Int = 86_400
     /// Most ledger rows one group commit (one fsync) covers.
@@ -18,6 +21,7 @@ public struct AirlockConfig: Equatable, Sendable {
     /// `api.tls_certificate` and `api.tls_private_key`; nil means the self-signed certificate.
     public var apiTLS: TLSFiles?
     public var gateway = GatewaySettings()
+    public var scheduler = SchedulerConfig()
     /// The static engine list (`[[engines]]`) until issue D registers nodes.
     public var engines: [EngineConfig] = []
 
@@ -75,6 +79,10 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var agents = try root.section("agents") {
             agentListen = try Self.listen(&agents) ?? agentListen
+            agentHostnames = try agents.strings("hostnames") ?? []
+            for name in agentHostnames where name.isEmpty || name.utf8.count > 253 || name.contains(where: { $0.isWhitespace }) {
+                throw agents.error("hostnames", "'\(name)' is not a host name or address")
+            }
             try agents.finish()
         }
         if var keys = try root.section("keys") {
@@ -90,6 +98,9 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var gatewaySection = try root.section("gateway") {
             try gateway.read(&gatewaySection)
+        }
+        if var schedulerSection = try root.section("scheduler") {
+            try scheduler.read(&schedulerSection)
         }
         engines = try root.tables("engines").enumerated().map { index, section in
             var section = section

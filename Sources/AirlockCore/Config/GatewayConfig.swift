@@ -83,3 +83,26 @@ extension EngineConfig {
             && text.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0)) }
     }
 }
+
+/// Placement: `[scheduler]` in airlock.toml (seed 004 §§ 26–28).
+public struct SchedulerConfig: Equatable, Sendable {
+    /// Zones tried, in order, when the home zone (`gateway.zone`) has no node left for a request.
+    public var fallbackZones: [String] = []
+    /// How much more loaded (tok/s ÷ capacity) than the least-loaded node a node may be and still
+    /// get a request for a prompt prefix it served recently.
+    public var affinityMargin = 0.25
+    /// Shed serverless requests (429) when the best node's load reaches this; nil never sheds.
+    public var shedLoad: Double?
+
+    public init() {}
+
+    mutating func read(_ section: inout TOMLSection) throws {
+        fallbackZones = try section.strings("fallback_zones") ?? []
+        for zone in fallbackZones where !EngineConfig.isName(zone) {
+            throw section.error("fallback_zones", "'\(zone)' is not a zone name (1-64 letters, digits, '-', '_' or '.')")
+        }
+        affinityMargin = try section.double("affinity_margin", in: 0...10) ?? affinityMargin
+        shedLoad = try section.double("shed_load", in: 0.01...100)
+        try section.finish()
+    }
+}

@@ -42,6 +42,33 @@ struct TOMLSection {
         return number
     }
 
+    /// A number (integer or float) within `range`.
+    mutating func double(_ key: String, in range: ClosedRange<Double>) throws -> Double? {
+        consumed.insert(key)
+        guard let value = table[key] else { return nil }
+        let number: Double
+        switch value.type {
+        case .int: number = Double(value.int ?? 0)
+        case .double: number = value.double ?? 0
+        default: throw error(key, "expected a number, got \(value.type)")
+        }
+        guard range.contains(number) else {
+            throw error(key, "\(number) is out of range \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+
+    /// An array of strings.
+    mutating func strings(_ key: String) throws -> [String]? {
+        consumed.insert(key)
+        guard let value = table[key] else { return nil }
+        guard value.type == .array, let array = value.array else { throw error(key, "expected an array of strings, got \(value.type)") }
+        return try array.map { element in
+            guard element.type == .string, let text = element.string else { throw error(key, "expected an array of strings") }
+            return text
+        }
+    }
+
     mutating func section(_ key: String) throws -> TOMLSection? {
         consumed.insert(key)
         guard let value = table[key] else { return nil }

@@ -210,15 +210,42 @@ public nonisolated struct Airlock_Node_V1_Heartbeat: Sendable {
 
   public var engineState: Airlock_Node_V1_EngineState = .unspecified
 
-  public var requestsInFlight: UInt32 = 0
+  /// The engine's own figures, when the agent could read them (vLLM's /metrics): the scheduler
+  /// learns from them what one request weighs. Absent when the engine does not say.
+  public var requestsInFlight: UInt32 {
+    get {_requestsInFlight ?? 0}
+    set {_requestsInFlight = newValue}
+  }
+  /// Returns true if `requestsInFlight` has been explicitly set.
+  public var hasRequestsInFlight: Bool {self._requestsInFlight != nil}
+  /// Clears the value of `requestsInFlight`. Subsequent reads from it will return its default value.
+  public mutating func clearRequestsInFlight() {self._requestsInFlight = nil}
 
-  public var queueDepth: UInt32 = 0
+  public var queueDepth: UInt32 {
+    get {_queueDepth ?? 0}
+    set {_queueDepth = newValue}
+  }
+  /// Returns true if `queueDepth` has been explicitly set.
+  public var hasQueueDepth: Bool {self._queueDepth != nil}
+  /// Clears the value of `queueDepth`. Subsequent reads from it will return its default value.
+  public mutating func clearQueueDepth() {self._queueDepth = nil}
 
-  public var tokensPerSecond: Double = 0
+  public var tokensPerSecond: Double {
+    get {_tokensPerSecond ?? 0}
+    set {_tokensPerSecond = newValue}
+  }
+  /// Returns true if `tokensPerSecond` has been explicitly set.
+  public var hasTokensPerSecond: Bool {self._tokensPerSecond != nil}
+  /// Clears the value of `tokensPerSecond`. Subsequent reads from it will return its default value.
+  public mutating func clearTokensPerSecond() {self._tokensPerSecond = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _requestsInFlight: UInt32? = nil
+  fileprivate var _queueDepth: UInt32? = nil
+  fileprivate var _tokensPerSecond: Double? = nil
 }
 
 /// Every 15 s: GPU readings from nvidia-smi and the engine's own figures.
@@ -699,39 +726,43 @@ nonisolated extension Airlock_Node_V1_Heartbeat: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.engineState) }()
-      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.requestsInFlight) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.queueDepth) }()
-      case 5: try { try decoder.decodeSingularDoubleField(value: &self.tokensPerSecond) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self._requestsInFlight) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self._queueDepth) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self._tokensPerSecond) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if self.sequence != 0 {
       try visitor.visitSingularUInt64Field(value: self.sequence, fieldNumber: 1)
     }
     if self.engineState != .unspecified {
       try visitor.visitSingularEnumField(value: self.engineState, fieldNumber: 2)
     }
-    if self.requestsInFlight != 0 {
-      try visitor.visitSingularUInt32Field(value: self.requestsInFlight, fieldNumber: 3)
-    }
-    if self.queueDepth != 0 {
-      try visitor.visitSingularUInt32Field(value: self.queueDepth, fieldNumber: 4)
-    }
-    if self.tokensPerSecond.bitPattern != 0 {
-      try visitor.visitSingularDoubleField(value: self.tokensPerSecond, fieldNumber: 5)
-    }
+    try { if let v = self._requestsInFlight {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._queueDepth {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._tokensPerSecond {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 5)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Airlock_Node_V1_Heartbeat, rhs: Airlock_Node_V1_Heartbeat) -> Bool {
     if lhs.sequence != rhs.sequence {return false}
     if lhs.engineState != rhs.engineState {return false}
-    if lhs.requestsInFlight != rhs.requestsInFlight {return false}
-    if lhs.queueDepth != rhs.queueDepth {return false}
-    if lhs.tokensPerSecond != rhs.tokensPerSecond {return false}
+    if lhs._requestsInFlight != rhs._requestsInFlight {return false}
+    if lhs._queueDepth != rhs._queueDepth {return false}
+    if lhs._tokensPerSecond != rhs._tokensPerSecond {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,199 @@
+import AirlockNodeProtocol
+import AsyncHTTPClient
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import Synchronization
+
+/// What the agent says about its host and engine.
+public struct AgentSettings: Sendable {
+    public var state: AgentState
+    public var controlHost: String
+    public var controlPort: Int
+    public var engineURL: String
+    public var models: [String]
+    public var capacityTokensPerSecond: UInt64
+    public var zone: String
+    public var gpus: GPUProbe
+    public var version = "0.1.0"
+    /// How often to check the engine's `/health` and send a heartbeat: the control plane's
+    /// `Registered` answer overrides it.
+    public var heartbeatSeconds: UInt32 = 5
+
+    public init(state: AgentState, controlHost: String, controlPort: Int, engineURL: String, models: [String],
+                capacityTokensPerSecond: UInt64, zone: String, gpus: GPUProbe = GPUProbe()) {
+        self.state = state
+        self.controlHost = controlHost
+        self.controlPort = controlPort
+        self.engineURL = engineURL
+        self.models = models
+        self.capacityTokensPerSecond = capacityTokensPerSecond
+        self.zone = zone
+        self.gpus = gpus
+    }
+}
+
+/// The agent's side of `NodeControl.Connect`: registers, heartbeats (with the engine's health),
+/// sends GPU metrics, answers commands, and says so when it is shutting down. Reconnects with
+/// backoff (1 s doubling to 30 s) whenever the stream ends, until `run`'s task is cancelled.
+public final class AgentSession: Sendable {
+    let settings: AgentSettings
+    let logger: Logger
+    private let outbox = Mutex<[Airlock_Node_V1_AgentMessage]>([])
+    private let stopping = Atomic<Bool>(false)
+    private let engineClient: HTTPClient
+
+    public init(settings: AgentSettings, logger: Logger) {
+        self.settings = settings
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(2), read: .seconds(2))
+        engineClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    /// Tells the control plane this node is going away: it takes no new work from now on.
+    public func shuttingDown(reason: String) {
+        stopping.store(true, ordering: .relaxed)
+        var notice = Airlock_Node_V1_ShuttingDown()
+        notice.reason = reason
+        var message = Airlock_Node_V1_AgentMessage()
+        message.shuttingDown = notice
+        outbox.withLock { $0.append(message) }
+    }
+
+    public func run() async {
+        var delay: Duration = .seconds(1)
+        while !Task.isCancelled {
+            let began = ContinuousClock.now
+            do {
+                try await connectOnce()
+            } catch {
+                logger.warning("control stream ended", metadata: ["error": "\(error)"])
+            }
+            if ContinuousClock.now - began > .seconds(60) { delay = .seconds(1) }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+        }
+        try? await engineClient.shutdown()
+    }
+
+    private func connectOnce() async throws {
+        let state = settings.state
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .dns(host: settings.controlHost, port: settings.controlPort),
+            transportSecurity: .mTLS(
+                certificateChain: [.file(path: state.certificatePath, format: .pem)],
+                privateKey: .file(path: state.keyPath, format: .pem)
+            ) { config in
+                config.trustRoots = .certificates([.file(path: state.caPath, format: .pem)])
+                config.serverCertificateVerification = .fullVerification
+            })
+        try await withGRPCClient(transport: transport) { client in
+            let control = Airlock_Node_V1_NodeControl.Client(wrapping: client)
+            let request = StreamingClientRequest<Airlock_Node_V1_AgentMessage> { writer in
+                try await self.produce(into: writer)
+            }
+            try await control.connect(request: request) { response in
+                for try await message in response.messages { self.receive(message) }
+            }
+        }
+    }
+
+    /// Register, then a heartbeat every interval and metrics every third one; queued messages
+    /// (shutdown notice, command results) go out within a second.
+    private func produce(into writer: RPCWriter<Airlock_Node_V1_AgentMessage>) async throws {
+        var register = Airlock_Node_V1_Register()
+        register.agentVersion = settings.version
+        register.hostname = ProcessInfo.processInfo.hostName
+        register.zone = settings.zone
+        register.engineURL = settings.engineURL
+        register.models = settings.models
+        register.capacityTokensPerSecond = settings.capacityTokensPerSecond
+        let readings = await settings.gpus.read()
+        if case let .readings(gpus) = readings, !gpus.isEmpty {
+            let summary = GPUProbe.hardware(gpus)
+            var hardware = Airlock_Node_V1_Hardware()
+            hardware.gpuType = summary.gpuType
+            hardware.gpuCount = summary.gpuCount
+            hardware.vramMibPerGpu = summary.vramMiBPerGPU
+            register.hardware = hardware
+        }
+        var first = Airlock_Node_V1_AgentMessage()
+        first.register = register
+        try await writer.write(first)
+        if stopping.load(ordering: .relaxed) { shuttingDown(reason: "agent stopping") }
+        var sequence: UInt64 = 0
+        var tick = 0
+        let interval = Int(settings.heartbeatSeconds)
+        while !Task.isCancelled {
+            for message in outbox.withLock({ queue -> [Airlock_Node_V1_AgentMessage] in defer { queue = [] }; return queue }) {
+                try await writer.write(message)
+            }
+            if tick % interval == 0 {
+                sequence += 1
+                var beat = Airlock_Node_V1_Heartbeat()
+                beat.sequence = sequence
+                beat.engineState = await engineHealthy() ? .ready : .failed
+                var message = Airlock_Node_V1_AgentMessage()
+                message.heartbeat = beat
+                try await writer.write(message)
+            }
+            if tick % (interval * 3) == 0, case let .readings(gpus) = await settings.gpus.read() {
+                var metrics = Airlock_Node_V1_Metrics()
+                metrics.gpus = gpus.map { reading in
+                    var gpu = Airlock_Node_V1_GPUReading()
+                    gpu.index = reading.index
+                    gpu.name = reading.name
+                    gpu.temperatureCelsius = reading.temperatureCelsius ?? 0
+                    gpu.memoryUsedMib = reading.memoryUsedMiB ?? 0
+                    gpu.memoryTotalMib = reading.memoryTotalMiB ?? 0
+                    gpu.utilizationPercent = reading.utilizationPercent ?? 0
+                    return gpu
+                }
+                var message = Airlock_Node_V1_AgentMessage()
+                message.metrics = metrics
+                try await writer.write(message)
+            }
+            tick += 1
+            try await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    private func receive(_ message: Airlock_Node_V1_ControlMessage) {
+        switch message.body {
+        case let .registered(registered)?:
+            logger.notice("registered with the control plane", metadata: [
+                "node": "\(registered.nodeName)", "id": "\(registered.nodeID)"])
+        case let .command(command)?:
+            let description: String
+            switch command.action {
+            case let .drain(drain)?: description = "drain (\(drain.reason)): the control plane sends no new work"
+            case .resume?: description = "resume: the control plane sends work again"
+            case let .reloadModel(reload)?: description = "reload model \(reload.model): not supported by this agent yet"
+            case nil: description = "unknown command"
+            }
+            logger.notice("command from the control plane", metadata: ["command": "\(description)"])
+            var result = Airlock_Node_V1_CommandResult()
+            result.commandID = command.commandID
+            result.ok = command.action.map { if case .reloadModel = $0 { false } else { true } } ?? false
+            result.message = description
+            var reply = Airlock_Node_V1_AgentMessage()
+            reply.commandResult = result
+            outbox.withLock { $0.append(reply) }
+        case nil:
+            break
+        }
+    }
+
+    private func engineHealthy() async -> Bool {
+        do {
+            let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + "/health"), timeout: .seconds(2))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return (200..<300).contains(response.status.code)
+        } catch {
+            return false
+        }
+    }
+}

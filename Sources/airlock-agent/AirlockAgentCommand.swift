@@ -1,0 +1,91 @@
+import AirlockAgent
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `airlock-agent`: runs on each GPU host. `enroll` once with the operator's token, then `run`
+/// (under systemd) to register the host and its engine with the appliance over mutual TLS.
+@main
+struct AirlockAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "airlock-agent", abstract: "Airlock's node agent for a GPU host.",
+        subcommands: [Enroll.self, Run.self])
+}
+
+struct StateOptions: ParsableArguments {
+    @Option(help: "Where the node's key, certificate and identity live (0700).")
+    var stateDir = "/var/lib/airlock-agent"
+}
+
+struct Enroll: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Enrol this host with the one-time token from `airlock node enroll` (its key never leaves this host).")
+    @OptionGroup var state: StateOptions
+    @Option(help: "The appliance's HTTPS address, e.g. https://airlock.example:8443.") var appliance: String
+    @Option(help: "PEM file to trust for the appliance's HTTPS certificate (its tls/server.crt, or the customer's CA).")
+    var applianceCA: String
+    @Option(help: "The one-time enrolment token.") var token: String
+
+    func run() async throws {
+        do {
+            let identity = try await AgentEnrolment.enroll(appliance: appliance, applianceCA: applianceCA, token: token,
+                                                          state: AgentState(directory: state.stateDir))
+            print("enrolled as node \(identity.nodeName) (\(identity.nodeID)); state in \(state.stateDir)")
+        } catch let error as AgentError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register with the appliance and keep the node's heartbeat, metrics and engine going.")
+    @OptionGroup var state: StateOptions
+    @Option(help: "The appliance's node port, host:port (9443).") var control: String
+    @Option(help: "Where the appliance reaches this host's engine, http(s)://host:port.") var engineURL: String
+    @Option(help: "A model the engine serves (repeat for several).") var model: [String]
+    @Option(help: "The engine's sustainable generation rate, tokens/s.") var capacity: UInt64 = 1_000
+    @Option(help: "This host's zone (must match the node's enrolment if it named one).") var zone = ""
+    @Option(help: "Seconds to keep heartbeating after SIGTERM so in-flight requests finish.") var drainSeconds = 10
+    @Option(help: "Start and supervise the engine: the command line, split on spaces.") var engineCommand: String?
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "airlock-agent")
+        let parts = control.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--control must be host:port") }
+        let stateDirectory = AgentState(directory: state.stateDir)
+        guard stateDirectory.isEnrolled else { throw ValidationError("\(state.stateDir) holds no enrolment; run `airlock-agent enroll` first") }
+        let session = AgentSession(
+            settings: AgentSettings(state: stateDirectory, controlHost: String(parts[0]), controlPort: port, engineURL: engineURL,
+                                    models: model, capacityTokensPerSecond: capacity, zone: zone),
+            logger: logger)
+        var supervisor: EngineSupervisor?
+        if let engineCommand {
+            let words = engineCommand.split(separator: " ").map(String.init)
+            let engine = EngineSupervisor(executable: words[0], arguments: Array(words.dropFirst()), logger: logger)
+            await engine.start()
+            supervisor = engine
+        }
+        let signals = AsyncStream<Int32> { continuation in
+            for signo in [SIGTERM, SIGINT] {
+                signal(signo, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+                source.setEventHandler { continuation.yield(signo) }
+                source.resume()
+                nonisolated(unsafe) let kept = source
+                continuation.onTermination = { _ in kept.cancel() }
+            }
+        }
+        let running = Task { await session.run() }
+        for await signo in signals {
+            logger.notice("stopping: draining first", metadata: ["signal": "\(signo)", "seconds": "\(drainSeconds)"])
+            session.shuttingDown(reason: signo == SIGTERM ? "SIGTERM" : "SIGINT")
+            try? await Task.sleep(for: .seconds(drainSeconds))
+            break
+        }
+        running.cancel()
+        await supervisor?.stop(grace: .seconds(10))
+        logger.notice("stopped")
+    }
+}
