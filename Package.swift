@@ -151,7 +151,7 @@ let package = Package(
             name: "airlockd",
             dependencies: [
                 "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockCounters",
-                "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockAdmin",
+                "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockNodeProtocol", "AirlockAdmin",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -222,6 +222,11 @@ let package = Package(
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
         .testTarget(name: "AirlockSchedulerTests", dependencies: ["AirlockScheduler", "AirlockTestSupport"]),
+        .testTarget(
+            name: "AirlockNodeControlTests",
+            dependencies: ["AirlockNodeControl", "AirlockAdmin", "AirlockIdentity", "AirlockScheduler", "AirlockStore", "AirlockTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockTestSupport"], resources: [.copy("Fixtures")]
         ),

@@ -73,12 +73,21 @@ public enum AdminInput {
     }
 
     private static func relativeExpiry(_ text: String, now: UnixMillis) throws -> UnixMillis? {
-        guard let unit = text.last, let seconds = ["d": 86_400, "h": 3_600, "m": 60][String(unit)] else { return nil }
-        guard let count = Int64(text.dropLast()) else { return nil }
-        guard count > 0, count <= 36_500 * 86_400 / Int64(seconds) else {
+        guard let seconds = durationSeconds(text) else { return nil }
+        guard seconds > 0, seconds <= 36_500 * 86_400 else {
             throw AirlockError.invalidArgument("expiry '\(text)' must be positive and under 100 years")
         }
-        return now.adding(seconds: count * Int64(seconds))
+        return now.adding(seconds: seconds)
+    }
+
+    /// `30m`, `12h`, `90d` in seconds; nil if `text` is not of that shape. A count too large to
+    /// multiply gives `.max`, so that the caller's range check refuses it.
+    public static func durationSeconds(_ text: String) -> Int64? {
+        guard let unit = text.last, let seconds = ["d": 86_400, "h": 3_600, "m": 60][String(unit)],
+              let count = Int64(text.dropLast())
+        else { return nil }
+        let (product, overflow) = count.multipliedReportingOverflow(by: Int64(seconds))
+        return overflow ? .max : product
     }
 
     private static func absoluteExpiry(_ text: String) -> UnixMillis? {

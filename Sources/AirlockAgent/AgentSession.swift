@@ -18,9 +18,6 @@ public struct AgentSettings: Sendable {
     public var zone: String
     public var gpus: GPUProbe
     public var version = "0.1.0"
-    /// How often to check the engine's `/health` and send a heartbeat: the control plane's
-    /// `Registered` answer overrides it.
-    public var heartbeatSeconds: UInt32 = 5
 
     public init(state: AgentState, controlHost: String, controlPort: Int, engineURL: String, models: [String],
                 capacityTokensPerSecond: UInt64, zone: String, gpus: GPUProbe = GPUProbe()) {
@@ -43,6 +40,10 @@ public final class AgentSession: Sendable {
     let logger: Logger
     private let outbox = Mutex<[Airlock_Node_V1_AgentMessage]>([])
     private let stopping = Atomic<Bool>(false)
+    /// Seconds between heartbeats and between metrics reports: the control plane's `Registered`
+    /// answer sets them; these are the protocol's defaults until it has.
+    private let heartbeatSeconds = Atomic<UInt32>(5)
+    private let metricsSeconds = Atomic<UInt32>(15)
     private let engineClient: HTTPClient
 
     public init(settings: AgentSettings, logger: Logger) {
@@ -101,8 +102,8 @@ public final class AgentSession: Sendable {
         }
     }
 
-    /// Register, then a heartbeat every interval and metrics every third one; queued messages
-    /// (shutdown notice, command results) go out within a second.
+    /// Register, then heartbeats and metrics at the intervals the control plane set; queued
+    /// messages (shutdown notice, command results) go out within a second.
     private func produce(into writer: RPCWriter<Airlock_Node_V1_AgentMessage>) async throws {
         var register = Airlock_Node_V1_Register()
         register.agentVersion = settings.version
@@ -125,13 +126,12 @@ public final class AgentSession: Sendable {
         try await writer.write(first)
         if stopping.load(ordering: .relaxed) { shuttingDown(reason: "agent stopping") }
         var sequence: UInt64 = 0
-        var tick = 0
-        let interval = Int(settings.heartbeatSeconds)
+        var elapsed: UInt32 = 0
         while !Task.isCancelled {
             for message in outbox.withLock({ queue -> [Airlock_Node_V1_AgentMessage] in defer { queue = [] }; return queue }) {
                 try await writer.write(message)
             }
-            if tick % interval == 0 {
+            if elapsed % heartbeatSeconds.load(ordering: .relaxed) == 0 {
                 sequence += 1
                 var beat = Airlock_Node_V1_Heartbeat()
                 beat.sequence = sequence
@@ -140,30 +140,36 @@ public final class AgentSession: Sendable {
                 message.heartbeat = beat
                 try await writer.write(message)
             }
-            if tick % (interval * 3) == 0, case let .readings(gpus) = await settings.gpus.read() {
-                var metrics = Airlock_Node_V1_Metrics()
-                metrics.gpus = gpus.map { reading in
-                    var gpu = Airlock_Node_V1_GPUReading()
-                    gpu.index = reading.index
-                    gpu.name = reading.name
-                    gpu.temperatureCelsius = reading.temperatureCelsius ?? 0
-                    gpu.memoryUsedMib = reading.memoryUsedMiB ?? 0
-                    gpu.memoryTotalMib = reading.memoryTotalMiB ?? 0
-                    gpu.utilizationPercent = reading.utilizationPercent ?? 0
-                    return gpu
-                }
+            if elapsed % metricsSeconds.load(ordering: .relaxed) == 0, case let .readings(gpus) = await settings.gpus.read() {
                 var message = Airlock_Node_V1_AgentMessage()
-                message.metrics = metrics
+                message.metrics = Self.metrics(gpus)
                 try await writer.write(message)
             }
-            tick += 1
+            elapsed &+= 1
             try await Task.sleep(for: .seconds(1))
         }
+    }
+
+    private static func metrics(_ gpus: [GPUReading]) -> Airlock_Node_V1_Metrics {
+        var metrics = Airlock_Node_V1_Metrics()
+        metrics.gpus = gpus.map { reading in
+            var gpu = Airlock_Node_V1_GPUReading()
+            gpu.index = reading.index
+            gpu.name = reading.name
+            gpu.temperatureCelsius = reading.temperatureCelsius ?? 0
+            gpu.memoryUsedMib = reading.memoryUsedMiB ?? 0
+            gpu.memoryTotalMib = reading.memoryTotalMiB ?? 0
+            gpu.utilizationPercent = reading.utilizationPercent ?? 0
+            return gpu
+        }
+        return metrics
     }
 
     private func receive(_ message: Airlock_Node_V1_ControlMessage) {
         switch message.body {
         case let .registered(registered)?:
+            heartbeatSeconds.store(max(1, registered.heartbeatIntervalSeconds), ordering: .relaxed)
+            metricsSeconds.store(max(1, registered.metricsIntervalSeconds), ordering: .relaxed)
             logger.notice("registered with the control plane", metadata: [
                 "node": "\(registered.nodeName)", "id": "\(registered.nodeID)"])
         case let .command(command)?:

@@ -74,7 +74,7 @@ public struct NodeAuthority: Sendable {
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
             notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(Double(caValidityDays) * 86_400),
             issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
-        let pem = try certificate.serializeAsPEM().pemString + "\n"
+        let pem = try Self.pem(certificate)
         try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         // Key first, as for the HTTPS certificate: a crash in between is reported, not papered over.
         try PEMFiles.write(key.pemRepresentation + "\n", to: keyPath, mode: 0o600)
@@ -101,6 +101,18 @@ public struct NodeAuthority: Sendable {
     /// signature must verify (the agent holds the key); everything else in it — subject,
     /// requested extensions — is ignored: the CA decides what the certificate says.
     public func issueClientCertificate(csrPEM: String, for identity: NodeIdentity, now: Date = Date()) throws -> String {
+        try Self.pem(signClient(csrPEM: csrPEM, for: identity, now: now))
+    }
+
+    /// The same, with the certificate's fingerprint (`fingerprint(_:)`), which enrolment records.
+    public func issueClientCertificateWithFingerprint(csrPEM: String, for identity: NodeIdentity) throws -> (certificatePEM: String, sha256: String) {
+        let certificate = try signClient(csrPEM: csrPEM, for: identity, now: Date())
+        return (try Self.pem(certificate), Self.fingerprint(certificate))
+    }
+
+    /// A PEM CSR whose signature verifies, or a `CertificateError` saying what is wrong with it.
+    /// Enrolment checks it before it uses the token, so a bad CSR does not burn the token.
+    public static func checkedRequest(_ csrPEM: String) throws -> CertificateSigningRequest {
         let request: CertificateSigningRequest
         do {
             request = try CertificateSigningRequest(pemEncoded: csrPEM)
@@ -110,6 +122,11 @@ public struct NodeAuthority: Sendable {
         guard request.publicKey.isValidSignature(request.signature, for: request) else {
             throw CertificateError("the certificate signing request's signature does not verify")
         }
+        return request
+    }
+
+    private func signClient(csrPEM: String, for identity: NodeIdentity, now: Date) throws -> Certificate {
+        let request = try Self.checkedRequest(csrPEM)
         let subject = try DistinguishedName {
             OrganizationName("Airlock node")
             CommonName(identity.nodeID)
@@ -128,13 +145,13 @@ public struct NodeAuthority: Sendable {
     public func issueServerCertificate(hostnames: [String], now: Date = Date()) throws -> (certificatePEM: String, keyPEM: String) {
         let key = P256.Signing.PrivateKey()
         let (subject, extensions) = try ServerCertificate.serverProfile(hostnames: hostnames)
-        let pem = try sign(publicKey: .init(key.publicKey), subject: subject, extensions: extensions,
-                           days: ServerCertificate.validityDays, now: now)
-        return (pem, key.pemRepresentation + "\n")
+        let certificate = try sign(publicKey: .init(key.publicKey), subject: subject, extensions: extensions,
+                                   days: ServerCertificate.validityDays, now: now)
+        return (try Self.pem(certificate), key.pemRepresentation + "\n")
     }
 
     private func sign(publicKey: Certificate.PublicKey, subject: DistinguishedName, extensions: Certificate.Extensions,
-                      days: Int, now: Date) throws -> String {
+                      days: Int, now: Date) throws -> Certificate {
         var extensions = extensions
         let authority = AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
         try extensions.append(Certificate.Extension(authority, critical: false))
@@ -143,8 +160,10 @@ public struct NodeAuthority: Sendable {
             notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(Double(days) * 86_400),
             issuer: certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: extensions, issuerPrivateKey: .init(privateKey))
-        return try issued.serializeAsPEM().pemString + "\n"
+        return issued
     }
+
+    private static func pem(_ certificate: Certificate) throws -> String { try certificate.serializeAsPEM().pemString + "\n" }
 
     /// Whether `leaf` was signed by this CA, is within its validity at `now`, and is a client
     /// certificate naming a node; the identity it names if so.
@@ -177,11 +196,5 @@ extension NodeAuthority {
         var serializer = DER.Serializer()
         guard (try? serializer.serialize(certificate)) != nil else { return "" }
         return SHA256.hash(data: serializer.serializedBytes).map { String(format: "%02x", $0) }.joined()
-    }
-
-    /// Signs the agent's CSR for `identity` and returns the PEM with its fingerprint.
-    public func issueClientCertificateWithFingerprint(csrPEM: String, for identity: NodeIdentity) throws -> (certificatePEM: String, sha256: String) {
-        let pem = try issueClientCertificate(csrPEM: csrPEM, for: identity)
-        return (pem, Self.fingerprint(try Certificate(pemEncoded: pem)))
     }
 }

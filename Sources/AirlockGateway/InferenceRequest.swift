@@ -134,8 +134,7 @@ struct InferenceRequest: Sendable {
             guard found else { return nil }
         case .completion:
             guard let prompt = object["prompt"] as? String, prompt.utf8.count >= 64 else { return nil }
-            hasher.combine(prompt.utf8.prefix(1_024).count)
-            for byte in prompt.utf8.prefix(1_024) { hasher.combine(byte) }
+            Array(prompt.utf8.prefix(1_024)).withUnsafeBytes { hasher.combine(bytes: $0) }
         case .embedding:
             return nil
         }

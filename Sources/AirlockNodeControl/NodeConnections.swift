@@ -39,8 +39,6 @@ public final class NodeConnections: Sendable {
         }
     }
 
-    public var connected: Set<String> { links.withLock { Set($0.byNode.keys) } }
-
     /// Sends a command down `node`'s stream; false if it has none.
     @discardableResult
     public func send(_ node: String, _ action: Airlock_Node_V1_Command.OneOf_Action) -> Bool {

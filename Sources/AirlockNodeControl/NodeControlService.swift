@@ -2,7 +2,6 @@ import AirlockCertificates
 import AirlockCore
 import AirlockNodeProtocol
 import AirlockScheduler
-import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -126,10 +125,8 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
         guard unknown.isEmpty else {
             throw await refuse("models not in the appliance's catalog: \(unknown.prefix(5).joined(separator: ", ")) (airlock model add NAME)")
         }
-        guard let url = URL(string: registration.engineURL), let scheme = url.scheme, ["http", "https"].contains(scheme),
-              url.host != nil, url.port != nil, url.path.isEmpty || url.path == "/", url.query == nil
-        else {
-            throw await refuse("engine_url must be http(s)://host:port, got '\(registration.engineURL.prefix(200))'")
+        guard let engineURL = EngineConfig.engineURL(registration.engineURL) else {
+            throw await refuse("engine_url must be http(s)://host:port with no path, got '\(registration.engineURL.prefix(200))'")
         }
         guard (1...100_000_000).contains(registration.capacityTokensPerSecond) else {
             throw await refuse("capacity_tokens_per_second must be 1 to 100,000,000")
@@ -140,7 +137,6 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
         }
         let hardware = registration.hasHardware
             ? "\(registration.hardware.gpuCount)× \(registration.hardware.gpuType.prefix(64)) \(registration.hardware.vramMibPerGpu) MiB" : ""
-        let engineURL = registration.engineURL.hasSuffix("/") ? String(registration.engineURL.dropLast()) : registration.engineURL
         return NodeProfile(id: node.id.rawValue, name: node.name, orgID: node.orgID, zone: node.zone ?? homeZone,
                            engineURL: engineURL, models: registration.models,
                            capacityTokensPerSecond: Double(registration.capacityTokensPerSecond), hardware: hardware)

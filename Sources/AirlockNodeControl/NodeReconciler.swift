@@ -4,18 +4,23 @@ import AirlockNodeProtocol
 import AirlockScheduler
 import Logging
 
-/// Keeps the registry true to the node rows, which the CLI (another process) changes: every
-/// second it applies revocations (the node leaves the registry and its stream is cut at once)
-/// and drain/resume (the registry stops or resumes sending work, and the agent is told), and
-/// sweeps nodes whose heartbeats stopped.
+/// Keeps the registry true to the node rows and the model catalog, which the CLI (another
+/// process) changes: every second it applies revocations (the node leaves the registry and its
+/// stream is cut at once), drain/resume (the registry stops or resumes sending work, and the
+/// agent is told) and models removed from the catalog (no longer offered), and sweeps nodes
+/// whose heartbeats stopped.
 public final class NodeReconciler: Sendable {
     let admin: AdminActions
+    /// The model catalog; a model removed from it is withdrawn from connected nodes.
+    let catalog: @Sendable () async throws -> Set<String>
     let registry: NodeRegistry
     let connections: NodeConnections
     let logger: Logger
 
-    public init(admin: AdminActions, registry: NodeRegistry, connections: NodeConnections, logger: Logger) {
+    public init(admin: AdminActions, catalog: @escaping @Sendable () async throws -> Set<String>, registry: NodeRegistry,
+                connections: NodeConnections, logger: Logger) {
         self.admin = admin
+        self.catalog = catalog
         self.registry = registry
         self.connections = connections
         self.logger = logger
@@ -25,20 +30,24 @@ public final class NodeReconciler: Sendable {
     public func reconcile() async {
         registry.sweep()
         let rows: [String: Node]
+        let models: Set<String>
         do {
             rows = Dictionary(uniqueKeysWithValues: try await admin.listNodes().map { ($0.id.rawValue, $0) })
+            models = try await catalog()
         } catch {
             logger.error("could not read node rows", metadata: ["error": "\(error)"])
             return
         }
-        for node in registry.nodes {
+        // Only enrolled nodes are judged by their rows: the development `[[engines]]` nodes
+        // (`static:<name>`) have no row and are the daemon's own.
+        for node in registry.nodes where NodeID(rawValue: node.id) != nil {
             guard let row = rows[node.id], row.enrolment == .enrolled else {
                 registry.remove(node.id, reason: "revoked")
                 connections.close(node.id, reason: "node revoked")
                 continue
             }
-            let draining = registry.status(of: node).draining.contains(.operatorRequest)
-            guard draining != row.draining else { continue }
+            registry.restrict(node.id, to: models)
+            guard node.drainReasons.contains(.operatorRequest) != row.draining else { continue }
             registry.setDrain(node.id, .operatorRequest, row.draining, note: row.draining ? "operator drain" : "operator resume")
             if row.draining {
                 var drain = Airlock_Node_V1_Drain()
@@ -47,9 +56,6 @@ public final class NodeReconciler: Sendable {
             } else {
                 connections.send(node.id, .resume(Airlock_Node_V1_Resume()))
             }
-        }
-        for id in connections.connected where rows[id]?.enrolment != .enrolled {
-            connections.close(id, reason: "node revoked")
         }
     }
 }

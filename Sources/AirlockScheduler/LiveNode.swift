@@ -64,9 +64,10 @@ public struct DrainReasons: OptionSet, Sendable, Hashable {
     public static let health = DrainReasons(rawValue: 4)
 }
 
-/// One node as the scheduler sees it. The hot fields are atomics so that a pick over 1,000 nodes
-/// takes no lock per node; the figures of one heartbeat may be read half-updated by a concurrent
-/// pick, which costs at most one slightly stale load score.
+/// One node as the scheduler sees it. What a pick reads — state, in-flight count and the two
+/// terms of the load score — are atomics, so that a pick over 1,000 nodes takes no lock per node;
+/// everything else sits behind the node's lock and changes at heartbeats. A pick concurrent with
+/// a heartbeat may read one term old and one new: one slightly stale load score.
 public final class LiveNode: Sendable {
     public let id: String
     public let name: String
@@ -74,14 +75,9 @@ public final class LiveNode: Sendable {
     private let details: Mutex<Details>
     private let stateRaw = Atomic<UInt8>(NodeLiveState.joining.rawValue)
     private let inFlight = Atomic<Int>(0)
-    private let capacityBits: Atomic<UInt64>
-    /// Tokens/s one request adds, learnt from heartbeats (engine tok/s ÷ engine requests).
-    private let perRequestBits: Atomic<UInt64>
-    /// The load score as `base + inFlight × step`, refreshed at each heartbeat and profile change
-    /// so that a pick reads three atomics per node: `base` is the reported tok/s minus what the
-    /// requests in flight at that moment account for, both divided by capacity.
+    /// load = base + inFlight × step (see `Details.loadTerms`).
     private let baseBits = Atomic<UInt64>(0)
-    private let stepBits: Atomic<UInt64>
+    private let stepBits = Atomic<UInt64>(0)
 
     struct Details {
         var profile: NodeProfile
@@ -90,17 +86,28 @@ public final class LiveNode: Sendable {
         var lastHeartbeat: Int64
         var healthNote: String?
         var latencyBaselineMillis: Double?
-        var lastMetrics: NodeMetrics?
+        /// Tokens/s one request adds, learnt from heartbeats (engine tok/s ÷ engine requests).
+        var perRequest: Double
+        /// The engine's tok/s at the last heartbeat, and our in-flight count at that moment.
+        var reported = 0.0
+        var inFlightAtReport = 0
+
+        /// The load score's terms: the reported tok/s less what the requests in flight at that
+        /// moment account for, and what each request adds — both as fractions of capacity.
+        var loadTerms: (base: Double, step: Double) {
+            let capacity = profile.capacityTokensPerSecond
+            return ((reported - Double(inFlightAtReport) * perRequest) / capacity, perRequest / capacity)
+        }
     }
 
     init(profile: NodeProfile, now: Int64, nominalConcurrency: Int) {
         id = profile.id
         name = profile.name
         orgID = profile.orgID
-        details = Mutex(Details(profile: profile, lastHeartbeat: now))
-        capacityBits = Atomic(profile.capacityTokensPerSecond.bitPattern)
-        perRequestBits = Atomic((profile.capacityTokensPerSecond / Double(nominalConcurrency)).bitPattern)
-        stepBits = Atomic((1 / Double(nominalConcurrency)).bitPattern)
+        let details = Details(profile: profile, lastHeartbeat: now,
+                              perRequest: profile.capacityTokensPerSecond / Double(nominalConcurrency))
+        self.details = Mutex(details)
+        publish(details.loadTerms)
     }
 
     public var state: NodeLiveState { NodeLiveState(rawValue: stateRaw.load(ordering: .relaxed)) ?? .dead }
@@ -108,6 +115,7 @@ public final class LiveNode: Sendable {
     public var profile: NodeProfile { details.withLock { $0.profile } }
     public var engineURL: String { details.withLock { $0.profile.engineURL } }
     public var zone: String { details.withLock { $0.profile.zone } }
+    public var drainReasons: DrainReasons { details.withLock { $0.drainReasons } }
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     /// A request was sent here; it counts towards the load at once, until `finished()`.
@@ -129,33 +137,27 @@ public final class LiveNode: Sendable {
     func withDetails<T>(_ body: (inout Details) -> T) -> T { details.withLock { body(&$0) } }
 
     func replace(profile: NodeProfile) {
-        details.withLock { $0.profile = profile }
-        capacityBits.store(profile.capacityTokensPerSecond.bitPattern, ordering: .relaxed)
-        refresh(reported: nil)
+        details.withLock { details in
+            details.profile = profile
+            publish(details.loadTerms)
+        }
     }
 
     /// A heartbeat's engine figures. With no request in the engine the per-request rate keeps its
     /// last learnt value.
     func report(tokensPerSecond: Double, engineRequests: Int) {
-        if engineRequests > 0, tokensPerSecond > 0 {
-            perRequestBits.store((tokensPerSecond / Double(engineRequests)).bitPattern, ordering: .relaxed)
+        let inFlightNow = inFlight.load(ordering: .relaxed)
+        details.withLock { details in
+            if engineRequests > 0, tokensPerSecond > 0 { details.perRequest = tokensPerSecond / Double(engineRequests) }
+            details.reported = max(0, tokensPerSecond)
+            details.inFlightAtReport = inFlightNow
+            publish(details.loadTerms)
         }
-        refresh(reported: max(0, tokensPerSecond))
     }
 
-    private let reportedBits = Atomic<UInt64>(0)
-    private let inFlightAtReport = Atomic<Int>(0)
-
-    private func refresh(reported: Double?) {
-        if let reported {
-            reportedBits.store(reported.bitPattern, ordering: .relaxed)
-            inFlightAtReport.store(inFlight.load(ordering: .relaxed), ordering: .relaxed)
-        }
-        let capacity = Double(bitPattern: capacityBits.load(ordering: .relaxed))
-        let perRequest = Double(bitPattern: perRequestBits.load(ordering: .relaxed))
-        let reportedNow = Double(bitPattern: reportedBits.load(ordering: .relaxed))
-        let atReport = Double(inFlightAtReport.load(ordering: .relaxed))
-        baseBits.store(((reportedNow - atReport * perRequest) / capacity).bitPattern, ordering: .relaxed)
-        stepBits.store((perRequest / capacity).bitPattern, ordering: .relaxed)
+    /// Stored under the node's lock, so two updates cannot publish out of order.
+    private func publish(_ terms: (base: Double, step: Double)) {
+        baseBits.store(terms.base.bitPattern, ordering: .relaxed)
+        stepBits.store(terms.step.bitPattern, ordering: .relaxed)
     }
 }

@@ -48,6 +48,8 @@ public final class NodeRegistry: Sendable {
     public var placement: Placement { table.withLock { $0.placement } }
     public var nodes: [LiveNode] { table.withLock { Array($0.nodes.values) }.sorted { $0.name < $1.name } }
     public func node(id: String) -> LiveNode? { table.withLock { $0.nodes[id] } }
+    /// True once some node takes work (`/readyz`).
+    public var anyActive: Bool { table.withLock { $0.nodes.values.contains { $0.state == .active } } }
 
     /// A node (re)connected and said what it is. A reconnecting node keeps its `LiveNode` (and
     /// so the in-flight count of requests still running on it) and takes the new profile.
@@ -92,7 +94,6 @@ public final class NodeRegistry: Sendable {
         guard let node = node(id: id) else { return }
         let rules = settings.health
         let note = node.withDetails { details -> String? in
-            details.lastMetrics = metrics
             let violation = rules.violation(metrics, baseline: details.latencyBaselineMillis)
             if violation == nil {
                 details.latencyBaselineMillis = HealthRules.updatedBaseline(details.latencyBaselineMillis, with: metrics.latencyP50Millis)
@@ -113,6 +114,19 @@ public final class NodeRegistry: Sendable {
             if on { details.drainReasons.insert(reason) } else { details.drainReasons.remove(reason) }
         }
         update(node, reason: note)
+    }
+
+    /// Stops offering `id` for models outside `allowed` (removed from the catalog), without
+    /// touching its state; it keeps what it still serves.
+    public func restrict(_ id: String, to allowed: Set<String>) {
+        table.withLock { table in
+            guard let node = table.nodes[id] else { return }
+            var profile = node.profile
+            guard profile.models.contains(where: { !allowed.contains($0) }) else { return }
+            profile.models.removeAll { !allowed.contains($0) }
+            node.replace(profile: profile)
+            table.placement = Placement(nodes: Array(table.nodes.values))
+        }
     }
 
     /// Forgets a node (revoked): it gets nothing from now on.

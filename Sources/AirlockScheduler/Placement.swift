@@ -36,12 +36,4 @@ public final class Placement: Sendable {
 
     /// The models `org` may use: served by shared nodes or by its own.
     public func models(for org: OrgID) -> [String] { models.filter { serves($0, for: org) } }
-
-    /// True if some node serving `model` is active (for `/readyz` and the 503 vs 404 choice).
-    public func anyActive(_ model: String? = nil) -> Bool {
-        let zones = model.map { pools[$0].map { [$0] } ?? [] } ?? Array(pools.values)
-        return zones.contains { $0.values.contains { lanes in
-            lanes.shared.contains { $0.state == .active } || lanes.owned.values.contains { $0.contains { $0.state == .active } }
-        } }
-    }
 }

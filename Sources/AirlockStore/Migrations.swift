@@ -11,6 +11,7 @@ enum Migrations {
         migrator.registerMigration("004_audit_log", migrate: createAuditLog)
         migrator.registerMigration("005_limits", migrate: createLimits)
         migrator.registerMigration("006_node_enrolment", migrate: addNodeEnrolment)
+        migrator.registerMigration("007_catalog_generation", migrate: addCatalogGeneration)
         return migrator
     }
 
@@ -113,6 +114,18 @@ enum Migrations {
                 created_at  INTEGER NOT NULL
             ) STRICT;
             """)
+    }
+
+    /// The model catalog bumps the tenancy generation like the other tenancy tables (migration
+    /// 002 left `models` without these triggers), so a running daemon notices a change within a
+    /// second whoever made it.
+    private static func addCatalogGeneration(_ db: Database) throws {
+        for event in ["INSERT", "UPDATE", "DELETE"] {
+            try db.execute(sql: """
+                CREATE TRIGGER models_generation_\(event.lowercased()) AFTER \(event) ON models
+                BEGIN UPDATE tenancy_generation SET value = value + 1 WHERE id = 1; END;
+                """)
+        }
     }
 
     /// Enrolment (seed 004 § 44.1 via issue D): the one-time token's keyed hash and expiry, the

@@ -21,20 +21,11 @@ extension TenancyReader {
 extension TenancyWriter {
     public func insert(_ model: CatalogModel) throws {
         try db.execute(sql: "INSERT INTO models (name, created_at) VALUES (?, ?)", arguments: [model.name, model.createdAt.value])
-        try bumpTenancyGeneration()
     }
 
     /// Removes a model from the catalog. Key allow-lists and reservations that name it are left
     /// as they are: they simply match nothing until the model is added again.
     public func deleteModel(named name: String) throws {
         try db.execute(sql: "DELETE FROM models WHERE name = ?", arguments: [name])
-        try bumpTenancyGeneration()
-    }
-
-    /// What the tenancy tables' triggers do. Migration 002 gave `models` no such triggers and a
-    /// shipped migration is never edited, so the catalog's writers bump the generation themselves,
-    /// in the same transaction, and a running daemon sees the change at its next check (≤ 1 s).
-    private func bumpTenancyGeneration() throws {
-        try db.execute(sql: "UPDATE tenancy_generation SET value = value + 1 WHERE id = 1")
     }
 }

@@ -2,6 +2,7 @@ import AirlockAgent
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `airlock-agent`: runs on each GPU host. `enroll` once with the operator's token, then `run`
 /// (under systemd) to register the host and its engine with the appliance over mutual TLS.
@@ -63,28 +64,31 @@ struct Run: AsyncParsableCommand {
         var supervisor: EngineSupervisor?
         if let engineCommand {
             let words = engineCommand.split(separator: " ").map(String.init)
-            let engine = EngineSupervisor(executable: words[0], arguments: Array(words.dropFirst()), logger: logger)
-            await engine.start()
-            supervisor = engine
+            supervisor = EngineSupervisor(executable: words[0], arguments: Array(words.dropFirst()), logger: logger)
         }
-        let signals = AsyncStream<Int32> { continuation in
-            for signo in [SIGTERM, SIGINT] {
-                signal(signo, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
-                source.setEventHandler { continuation.yield(signo) }
-                source.resume()
-                nonisolated(unsafe) let kept = source
-                continuation.onTermination = { _ in kept.cancel() }
-            }
-        }
+        let agent = AgentService(session: session, supervisor: supervisor, drain: .seconds(drainSeconds), logger: logger)
+        try await ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
+    }
+}
+
+/// The agent as a lifecycle service: runs the control stream (and the engine, if supervised)
+/// until SIGTERM/SIGINT, then tells the appliance it is leaving — the node drains — keeps
+/// heartbeating for the drain period so in-flight requests finish, and stops.
+struct AgentService: Service {
+    let session: AgentSession
+    let supervisor: EngineSupervisor?
+    let drain: Duration
+    let logger: Logger
+
+    func run() async throws {
+        await supervisor?.start()
         let running = Task { await session.run() }
-        for await signo in signals {
-            logger.notice("stopping: draining first", metadata: ["signal": "\(signo)", "seconds": "\(drainSeconds)"])
-            session.shuttingDown(reason: signo == SIGTERM ? "SIGTERM" : "SIGINT")
-            try? await Task.sleep(for: .seconds(drainSeconds))
-            break
-        }
+        try? await gracefulShutdown()
+        logger.notice("stopping: draining first", metadata: ["seconds": "\(drain.components.seconds)"])
+        session.shuttingDown(reason: "agent stopping")
+        try? await Task.sleep(for: drain)
         running.cancel()
+        await running.value
         await supervisor?.stop(grace: .seconds(10))
         logger.notice("stopped")
     }

@@ -41,9 +41,10 @@ struct ModelCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove a model from the catalog.",
             discussion: """
-                Agents can no longer register it and clients can no longer request it. API keys \
-                that list it in their allowed models are left as they are: they simply cannot use \
-                it (until it is added again).
+                Agents can no longer register it and clients can no longer request it: connected \
+                nodes stop being offered it within a second. API keys that list it in their allowed \
+                models are left as they are: they simply cannot use it (until it is added again). \
+                The development [[engines]] list is not checked against the catalog.
                 """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The model's exact name.") var name: String

@@ -63,15 +63,12 @@ struct NodeCommand: AsyncParsableCommand {
             }
         }
 
-        /// `30m`, `24h`, `7d` in seconds. The 1 minute…30 days range is the admin layer's rule;
-        /// a count too large to multiply becomes `.max` so that the same rule refuses it.
+        /// The 1 minute…30 days range is the admin layer's rule.
         static func seconds(_ duration: String) throws -> Int64 {
-            let units: [Character: Int64] = ["m": 60, "h": 3_600, "d": 86_400]
-            guard let unit = duration.last.flatMap({ units[$0] }), let count = Int64(duration.dropLast()) else {
+            guard let seconds = AdminInput.durationSeconds(duration) else {
                 throw AirlockError.invalidArgument("invalid --valid-for '\(duration)': use a duration such as 30m, 24h or 7d")
             }
-            let (seconds, overflow) = count.multipliedReportingOverflow(by: unit)
-            return overflow ? .max : seconds
+            return seconds
         }
     }
 

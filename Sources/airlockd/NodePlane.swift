@@ -3,6 +3,7 @@ import AirlockCertificates
 import AirlockCore
 import AirlockIdentity
 import AirlockNodeControl
+import AirlockNodeProtocol
 import AirlockScheduler
 import AirlockStore
 import Foundation
@@ -29,49 +30,45 @@ struct NodePlane {
                 "node": "\(change.nodeName)", "id": "\(change.nodeID)", "from": "\(change.from?.description ?? "-")",
                 "reason": "\(change.reason)"])
         }
-        var settings = SchedulerSettings()
-        settings.fallbackZones = config.scheduler.fallbackZones
-        settings.affinityMargin = config.scheduler.affinityMargin
-        settings.shedLoad = config.scheduler.shedLoad
-        scheduler = Scheduler(registry: registry, settings: settings, clock: clock)
+        scheduler = Scheduler(registry: registry, settings: config.scheduler, clock: clock)
         let admin = AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
         let (authority, created) = try NodeAuthority.openOrCreate(dataDirectory: config.dataDir)
         if created { logger.notice("created the node CA", metadata: ["path": "\(config.dataDir)/node-ca/ca.crt"]) }
         let gate = NodeGate(authority: authority, admin: admin, logger: logger)
         let connections = NodeConnections()
+        let catalog: @Sendable () async throws -> Set<String> = { Set(try await admin.listModels().map(\.name)) }
         let service = NodeControlService(
             gate: gate, registry: registry, connections: connections, homeZone: config.gateway.zone,
-            knownModels: { Set(try await admin.listModels().map(\.name)) }, logger: logger)
-        reconciler = NodeReconciler(admin: admin, registry: registry, connections: connections, logger: logger)
+            knownModels: catalog, logger: logger)
+        reconciler = NodeReconciler(admin: admin, catalog: catalog, registry: registry, connections: connections, logger: logger)
         enrolment = Enrolment(admin: admin, authority: authority, logger: logger)
-        let hostnames = Array(Set(["localhost", ProcessInfo.processInfo.hostName] + config.agentHostnames)).sorted()
-        server = try NodeControlServer.make(host: config.agentListen.host, port: config.agentListen.port, hostnames: hostnames,
+        server = try NodeControlServer.make(host: config.agentListen.host, port: config.agentListen.port,
+                                            hostnames: Serve.localHostnames(config.agentHostnames),
                                             authority: authority, gate: gate, service: service)
         self.logger = logger
     }
 
-    /// `POST /agent/v1/enroll`: JSON in, JSON out; refusals as `{"error": {"message": …}}`.
+    /// `EnrolmentExchange.path` on the HTTPS port: JSON in, JSON out.
     func addEnrolmentRoute(to router: Router<BasicRequestContext>) {
         let enrolment = enrolment
-        router.post("/agent/v1/enroll") { request, _ -> Response in
+        router.post(RouterPath(EnrolmentExchange.path)) { request, _ -> Response in
             var request = request
             let status: HTTPResponse.Status
             let body: Data
             do {
-                let bytes = try await request.collectBody(upTo: Enrolment.maxBodyBytes)
-                let issued = try await enrolment.enroll(body: Data(buffer: bytes))
-                (status, body) = (.ok, try JSONEncoder().encode(issued))
+                let bytes = try await request.collectBody(upTo: EnrolmentExchange.maxRequestBytes)
+                (status, body) = (.ok, try JSONEncoder().encode(try await enrolment.enroll(body: Data(buffer: bytes))))
             } catch let refusal as Enrolment.Refusal {
-                (status, body) = (HTTPResponse.Status(code: refusal.status), Self.error(refusal.message))
+                (status, body) = (HTTPResponse.Status(code: refusal.status), Self.failure(refusal.message))
             } catch {
-                (status, body) = (.badRequest, Self.error("the request body must be at most \(Enrolment.maxBodyBytes) bytes of JSON"))
+                (status, body) = (.badRequest, Self.failure("the request body must be at most \(EnrolmentExchange.maxRequestBytes) bytes of JSON"))
             }
             return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: body)))
         }
     }
 
-    private static func error(_ message: String) -> Data {
-        (try? JSONEncoder().encode(["error": ["message": message]])) ?? Data()
+    private static func failure(_ message: String) -> Data {
+        (try? JSONEncoder().encode(EnrolmentExchange.Failure(message: message))) ?? Data()
     }
 
     /// Port 9443 as a lifecycle service: stops accepting on graceful shutdown.

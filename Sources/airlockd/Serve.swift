@@ -61,7 +61,7 @@ struct Serve: AsyncParsableCommand {
         let router = Router()
         GatewayRoutes.add(to: router, gateway: gateway, readiness: [
             { ("storage", (try? await store.read { try $0.tenancyGeneration() }) != nil) },
-            { ("engines", nodes.registry.placement.anyActive()) },
+            { ("engines", nodes.registry.anyActive) },
         ])
         nodes.addEnrolmentRoute(to: router)
         await statics.probe(with: client)
@@ -97,11 +97,15 @@ struct Serve: AsyncParsableCommand {
             logger.notice("using the configured TLS certificate", metadata: ["sha256": "\(certificate.fingerprint)"])
             return certificate
         }
-        let hostnames = Array(Set(["localhost", ProcessInfo.processInfo.hostName])).sorted()
-        let (certificate, created) = try ServerCertificate.selfSigned(dataDirectory: config.dataDir, hostnames: hostnames)
+        let (certificate, created) = try ServerCertificate.selfSigned(dataDirectory: config.dataDir, hostnames: localHostnames())
         logger.notice(created ? "created a self-signed TLS certificate" : "using the self-signed TLS certificate", metadata: [
             "path": "\(certificate.certificatePath)", "sha256": "\(certificate.fingerprint)"])
         return certificate
+    }
+
+    /// The names a certificate this daemon makes carries: localhost, this host's name, and `extra`.
+    static func localHostnames(_ extra: [String] = []) -> [String] {
+        Array(Set(["localhost", ProcessInfo.processInfo.hostName] + extra)).sorted()
     }
 
     /// Logs go to stderr (journald under systemd); `LOG_LEVEL` sets the level (default info).

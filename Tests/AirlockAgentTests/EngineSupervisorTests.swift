@@ -56,7 +56,7 @@ import Testing
         // machine can only make restarts later, so this bound holds however slow the host is.
         let fitting = (1...1_000).first { n in (0..<n).reduce(Duration.zero) { $0 + backoff.delay(afterFailures: $1) } > window }! - 1
         #expect(restarts <= fitting)
-        try await waitFor(within: .seconds(10)) { await engine.restarts >= 3 }
+        try await waitFor { await engine.restarts >= 3 }
         await engine.stop(grace: .seconds(1))
         // The stop may find a run just started and end it.
         #expect([.exited(status: 3), .signalled(SIGTERM)].contains(await engine.lastExit))
@@ -84,8 +84,9 @@ import Testing
         await engine.start()
         let pid = try await runningPID(engine)
         let started = ContinuousClock.now
-        await engine.stop(grace: .seconds(5))
-        #expect(ContinuousClock.now - started < .seconds(2))
+        // The grace is far longer than the bound: stopping before it means SIGTERM did it.
+        await engine.stop(grace: .seconds(60))
+        #expect(ContinuousClock.now - started < .seconds(30))
         #expect(await engine.lastExit == .signalled(SIGTERM))
         #expect(await engine.state == .stopped)
         #expect(await engine.restarts == 0)
@@ -103,7 +104,7 @@ import Testing
         let started = ContinuousClock.now
         await engine.stop(grace: .milliseconds(300))
         let elapsed = ContinuousClock.now - started
-        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(3))
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(30))
         #expect(await engine.lastExit == .signalled(SIGKILL))
         #expect(kill(pid, 0) == -1 && errno == ESRCH)
     }
@@ -229,8 +230,10 @@ import Testing
     }
 }
 
-/// Polls `condition` every 5 ms until it holds; fails the test after `limit`.
-func waitFor(within limit: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation,
+/// Polls `condition` every 5 ms until it holds; fails the test after `limit`. Limits here are
+/// liveness bounds, not speed targets: generous, because the full suite runs every test at once
+/// on two cores and a poll can wait seconds for a thread.
+func waitFor(within limit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
              _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {

@@ -162,7 +162,8 @@ enum Fixture {
         let result = await GPUProbe(executable: smi, timeout: .milliseconds(300)).read()
         let elapsed = ContinuousClock.now - started
         #expect(result == .failed("nvidia-smi gave no answer within 0.3 seconds and was killed"))
-        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(5))
+        // Well under the fake tool's 30 s: it was killed, not waited for (a loaded run is slow).
+        #expect(elapsed >= .milliseconds(300) && elapsed < .seconds(25))
         let pid = try #require(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         try await expectGone(pid)
     }
@@ -196,7 +197,7 @@ enum Fixture {
 }
 
 /// Waits until `pid` no longer runs (gone, or a zombie of some other parent).
-func expectGone(_ pid: Int32, within limit: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+func expectGone(_ pid: Int32, within limit: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws {
     let deadline = ContinuousClock.now + limit
     while ContinuousClock.now < deadline {
         if !isRunning(pid) { return }

@@ -99,3 +99,21 @@ import Testing
         #expect(node.load == 0)
     }
 }
+
+@Suite struct RegistryRestrictTests {
+    @Test func restrictWithdrawsModelsWithoutTouchingStateOrLoad() {
+        let fixture = SchedulerFixture()
+        let node = fixture.registry.register(
+            NodeProfile(id: "node_a", name: "a", orgID: nil, zone: "home", engineURL: "http://127.0.0.1:1",
+                        models: ["m", "n"], capacityTokensPerSecond: 1_600),
+            operatorDraining: false)
+        fixture.registry.heartbeat(node.id, engineReady: true, engine: nil)
+        node.started()
+        fixture.registry.restrict(node.id, to: ["m"])
+        #expect(node.profile.models == ["m"])
+        #expect(node.state == .active && node.load == 1.0 / 16)
+        #expect(fixture.registry.placement.models == ["m"])
+        #expect(fixture.plan("n", org: .generate()).isEmpty)
+        #expect(fixture.plan("m", org: .generate()) == ["a"])
+    }
+}

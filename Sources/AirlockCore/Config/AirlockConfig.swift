@@ -21,7 +21,7 @@ public struct AirlockConfig: Equatable, Sendable {
     /// `api.tls_certificate` and `api.tls_private_key`; nil means the self-signed certificate.
     public var apiTLS: TLSFiles?
     public var gateway = GatewaySettings()
-    public var scheduler = SchedulerConfig()
+    public var scheduler = SchedulerSettings()
     /// The static engine list (`[[engines]]`) until issue D registers nodes.
     public var engines: [EngineConfig] = []
 

@@ -66,16 +66,23 @@ extension EngineConfig {
         guard !model.isEmpty, model.utf8.count <= 256, !model.contains(where: { $0.isNewline || $0 == "\0" }) else {
             throw section.error("model", "must be 1-256 characters on one line")
         }
-        guard let url = try section.string("url") else { throw section.error("url", "required") }
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
-              parsed.host != nil, parsed.query == nil, parsed.path.isEmpty || parsed.path == "/"
-        else {
-            throw section.error("url", "expected http(s)://host:port with no path, got '\(url)'")
+        guard let given = try section.string("url") else { throw section.error("url", "required") }
+        guard let url = engineURL(given) else {
+            throw section.error("url", "expected http(s)://host:port with no path, got '\(given)'")
         }
         let capacity = try section.int("capacity_tokens_per_second", in: 1...100_000_000) ?? 1_000
         try section.finish()
-        return EngineConfig(name: name, model: model, url: url.hasSuffix("/") ? String(url.dropLast()) : url,
-                            capacityTokensPerSecond: capacity)
+        return EngineConfig(name: name, model: model, url: url, capacityTokensPerSecond: capacity)
+    }
+
+    /// An engine's base URL as Airlock stores it — `http(s)://host[:port]` with no path, query or
+    /// trailing slash — or nil if `text` is not one. The one rule for `[[engines]]` and for the
+    /// URL an agent registers.
+    public static func engineURL(_ text: String) -> String? {
+        guard let parsed = URL(string: text), let scheme = parsed.scheme, ["http", "https"].contains(scheme),
+              parsed.host != nil, parsed.query == nil, parsed.fragment == nil, parsed.path.isEmpty || parsed.path == "/"
+        else { return nil }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
     }
 
     static func isName(_ text: String) -> Bool {
@@ -84,25 +91,3 @@ extension EngineConfig {
     }
 }
 
-/// Placement: `[scheduler]` in airlock.toml (seed 004 §§ 26–28).
-public struct SchedulerConfig: Equatable, Sendable {
-    /// Zones tried, in order, when the home zone (`gateway.zone`) has no node left for a request.
-    public var fallbackZones: [String] = []
-    /// How much more loaded (tok/s ÷ capacity) than the least-loaded node a node may be and still
-    /// get a request for a prompt prefix it served recently.
-    public var affinityMargin = 0.25
-    /// Shed serverless requests (429) when the best node's load reaches this; nil never sheds.
-    public var shedLoad: Double?
-
-    public init() {}
-
-    mutating func read(_ section: inout TOMLSection) throws {
-        fallbackZones = try section.strings("fallback_zones") ?? []
-        for zone in fallbackZones where !EngineConfig.isName(zone) {
-            throw section.error("fallback_zones", "'\(zone)' is not a zone name (1-64 letters, digits, '-', '_' or '.')")
-        }
-        affinityMargin = try section.double("affinity_margin", in: 0...10) ?? affinityMargin
-        shedLoad = try section.double("shed_load", in: 0.01...100)
-        try section.finish()
-    }
-}

@@ -1,0 +1,89 @@
+import AirlockAdmin
+import AirlockCore
+import AirlockIdentity
+import AirlockNodeControl
+import AirlockScheduler
+import AirlockStore
+import AirlockTestSupport
+import Logging
+import Testing
+
+/// The reconciler against a real SQLite store: node rows and the catalog, changed through the
+/// admin actions as the CLI changes them, reach the registry within one pass.
+@Suite struct NodeReconcilerTests {
+    let dir = TemporaryDirectory()
+    let clock = ManualClock()
+    let admin: AdminActions
+    let registry: NodeRegistry
+    let reconciler: NodeReconciler
+    let actor = AdminActor("test:admin")
+
+    init() throws {
+        let store = try Store(dataDirectory: dir.path)
+        let admin = AdminActions(store: store, hasher: try KeyHasher.loadOrCreate(dataDirectory: dir.path),
+                                 clock: clock.wallClock, rotationGraceSeconds: 0)
+        let clock = clock
+        registry = NodeRegistry(clock: { clock.now.value })
+        reconciler = NodeReconciler(admin: admin, catalog: { Set(try await admin.listModels().map(\.name)) }, registry: registry,
+                                    connections: NodeConnections(), logger: Logger(label: "test"))
+        self.admin = admin
+    }
+
+    /// An enrolled node with an active live node serving `models`.
+    private func enrolled(_ name: String, models: [String]) async throws -> LiveNode {
+        let issued = try await admin.enrollNode(name: name, org: nil, zone: nil, by: actor)
+        let (node, _) = try await admin.redeemEnrolment(token: issued.token) { _ in ("PEM", "ab12") }
+        return up(node.id.rawValue, name, models)
+    }
+
+    @discardableResult
+    private func up(_ id: String, _ name: String, _ models: [String]) -> LiveNode {
+        let live = registry.register(NodeProfile(id: id, name: name, orgID: nil, zone: "home", engineURL: "http://127.0.0.1:1",
+                                                 models: models, capacityTokensPerSecond: 1_000), operatorDraining: false)
+        registry.heartbeat(id, engineReady: true, engine: nil)
+        return live
+    }
+
+    @Test func developmentEnginesWithoutRowsAreLeftAlone() async throws {
+        let engine = up("static:sim-1", "sim-1", ["m"])
+        await reconciler.reconcile()
+        await reconciler.reconcile()
+        #expect(registry.node(id: engine.id) === engine)
+        #expect(engine.state == .active)
+    }
+
+    @Test func revokedNodesLeaveTheRegistryAndDrainsReachIt() async throws {
+        _ = try await admin.addModel(name: "m", by: actor)
+        let a = try await enrolled("gpu-a", models: ["m"])
+        let b = try await enrolled("gpu-b", models: ["m"])
+        await reconciler.reconcile()
+        #expect(a.state == .active && b.state == .active)
+
+        _ = try await admin.setNodeDraining("gpu-a", true, by: actor)
+        _ = try await admin.revokeNode("gpu-b", by: actor)
+        await reconciler.reconcile()
+        #expect(a.state == .draining && a.drainReasons == .operatorRequest)
+        #expect(registry.node(id: b.id) == nil && b.state == .dead)
+
+        _ = try await admin.setNodeDraining("gpu-a", false, by: actor)
+        await reconciler.reconcile()
+        #expect(a.state == .active)
+    }
+
+    @Test func modelsRemovedFromTheCatalogAreNoLongerOffered() async throws {
+        _ = try await admin.addModel(name: "m", by: actor)
+        _ = try await admin.addModel(name: "n", by: actor)
+        let node = try await enrolled("gpu-a", models: ["m", "n"])
+        let engine = up("static:sim-1", "sim-1", ["n"])
+        await reconciler.reconcile()
+        #expect(registry.placement.models == ["m", "n"])
+
+        _ = try await admin.removeModel(name: "n", by: actor)
+        await reconciler.reconcile()
+        #expect(node.profile.models == ["m"] && node.state == .active)
+        #expect(engine.profile.models == ["n"], "the development list is not checked against the catalog")
+        let org = OrgID.generate()
+        #expect(registry.placement.models(for: org) == ["m", "n"])
+        #expect(registry.placement.serves("m", for: org))
+    }
+}
