@@ -83,7 +83,7 @@ def main():
     try:
         for _ in range(300):
             try:
-                context = ssl.create_default_context(cafile=f"{work}/data/tls/server.crt")
+                context = ssl.create_default_context(cafile=f"{work}/data/tls/ca.crt")
                 urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=context, timeout=1)
                 break
             except Exception:

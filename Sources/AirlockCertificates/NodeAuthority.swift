@@ -36,65 +36,23 @@ public struct NodeIdentity: Sendable, Equatable {
     }
 }
 
-/// The appliance's own small certificate authority for node agents (port 9443). It lives in
-/// `<data dir>/node-ca/` (key mode 0600) and is made on first use. It signs two kinds of
-/// certificate: agents' client certificates, from a CSR whose key never leaves the GPU host,
-/// and the 9443 listener's server certificate. Agents trust only this CA for 9443, and 9443
-/// accepts only client certificates this CA signed — the customer's web PKI is not involved.
+/// The appliance's certificate authority for node agents (port 9443), a `LocalAuthority` in
+/// `<data dir>/node-ca/`. It signs two kinds of certificate: agents' client certificates, from a
+/// CSR whose key never leaves the GPU host, and the 9443 listener's server certificate. Agents
+/// trust only this CA for 9443, and 9443 accepts only client certificates this CA signed — the
+/// customer's web PKI is not involved.
 public struct NodeAuthority: Sendable {
-    public let certificate: Certificate
-    public let certificatePEM: String
-    private let privateKey: P256.Signing.PrivateKey
+    let authority: LocalAuthority
+    public var certificate: Certificate { authority.certificate }
+    public var certificatePEM: String { authority.certificatePEM }
 
     /// Client certificates are valid this long; a node re-enrols to renew.
     public static let clientValidityDays = 397
-    static let caValidityDays = 3_650
 
     /// The CA in `<dataDirectory>/node-ca/`, made now if there is none.
     public static func openOrCreate(dataDirectory: String, now: Date = Date()) throws -> (NodeAuthority, created: Bool) {
-        let directory = dataDirectory + "/node-ca"
-        let certificatePath = directory + "/ca.crt"
-        let keyPath = directory + "/ca.key"
-        let files = FileManager.default
-        if files.fileExists(atPath: certificatePath) || files.fileExists(atPath: keyPath) {
-            return (try load(certificatePath: certificatePath, keyPath: keyPath), false)
-        }
-        let key = P256.Signing.PrivateKey()
-        let suffix = String(UInt32.random(in: .min ... .max), radix: 16)
-        let name = try DistinguishedName {
-            OrganizationName("Airlock appliance")
-            CommonName("Airlock node CA \(suffix)")
-        }
-        let extensions = try Certificate.Extensions {
-            Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0))
-            Critical(KeyUsage(keyCertSign: true, cRLSign: true))
-            SubjectKeyIdentifier(hash: Certificate.PublicKey(key.publicKey))
-        }
-        let certificate = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
-            notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(Double(caValidityDays) * 86_400),
-            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256, extensions: extensions, issuerPrivateKey: .init(key))
-        let pem = try Self.pem(certificate)
-        try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        // Key first, as for the HTTPS certificate: a crash in between is reported, not papered over.
-        try PEMFiles.write(key.pemRepresentation + "\n", to: keyPath, mode: 0o600)
-        try PEMFiles.write(pem, to: certificatePath, mode: 0o644)
-        return (NodeAuthority(certificate: certificate, certificatePEM: pem, privateKey: key), true)
-    }
-
-    static func load(certificatePath: String, keyPath: String) throws -> NodeAuthority {
-        let pem = try PEMFiles.read(certificatePath, what: "node CA certificate")
-        let keyPEM = try PEMFiles.read(keyPath, what: "node CA key")
-        do {
-            let certificate = try Certificate(pemEncoded: pem)
-            let key = try P256.Signing.PrivateKey(pemRepresentation: keyPEM)
-            guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else {
-                throw CertificateError("the key does not match the certificate")
-            }
-            return NodeAuthority(certificate: certificate, certificatePEM: pem, privateKey: key)
-        } catch {
-            throw CertificateError("\(certificatePath) / \(keyPath) are not a usable node CA: \(error)")
-        }
+        let (authority, created) = try LocalAuthority.openOrCreate(directory: dataDirectory + "/node-ca", name: "node CA", now: now)
+        return (NodeAuthority(authority: authority), created)
     }
 
     /// Signs an agent's client certificate for `identity` from its PEM CSR. The CSR's own
@@ -137,41 +95,21 @@ public struct NodeAuthority: Sendable {
             try ExtendedKeyUsage([.clientAuth])
             SubjectAlternativeNames(identity.uris)
         }
-        return try sign(publicKey: request.publicKey, subject: subject, extensions: extensions,
-                        days: Self.clientValidityDays, now: now)
+        return try authority.sign(publicKey: request.publicKey, subject: subject, extensions: extensions,
+                                  days: Self.clientValidityDays, now: now)
     }
 
     /// The 9443 listener's certificate and key, for `hostnames` (plus loopback addresses).
     public func issueServerCertificate(hostnames: [String], now: Date = Date()) throws -> (certificatePEM: String, keyPEM: String) {
-        let key = P256.Signing.PrivateKey()
-        let (subject, extensions) = try ServerCertificate.serverProfile(hostnames: hostnames)
-        let certificate = try sign(publicKey: .init(key.publicKey), subject: subject, extensions: extensions,
-                                   days: ServerCertificate.validityDays, now: now)
-        return (try Self.pem(certificate), key.pemRepresentation + "\n")
+        try authority.issueServerCertificate(hostnames: hostnames, now: now)
     }
 
-    private func sign(publicKey: Certificate.PublicKey, subject: DistinguishedName, extensions: Certificate.Extensions,
-                      days: Int, now: Date) throws -> Certificate {
-        var extensions = extensions
-        let authority = AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
-        try extensions.append(Certificate.Extension(authority, critical: false))
-        let issued = try Certificate(
-            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: publicKey,
-            notValidBefore: now.addingTimeInterval(-300), notValidAfter: now.addingTimeInterval(Double(days) * 86_400),
-            issuer: certificate.subject, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
-            extensions: extensions, issuerPrivateKey: .init(privateKey))
-        return issued
-    }
-
-    private static func pem(_ certificate: Certificate) throws -> String { try certificate.serializeAsPEM().pemString + "\n" }
+    private static func pem(_ certificate: Certificate) throws -> String { try LocalAuthority.pem(certificate) }
 
     /// Whether `leaf` was signed by this CA, is within its validity at `now`, and is a client
     /// certificate naming a node; the identity it names if so.
     public func verifyClient(_ leaf: Certificate, now: Date = Date()) async -> NodeIdentity? {
-        var verifier = Verifier(rootCertificates: CertificateStore([certificate])) {
-            RFC5280Policy(validationTime: now)
-        }
-        guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore()) else { return nil }
+        guard await authority.issued(leaf, now: now) else { return nil }
         guard let usages = try? leaf.extensions.extendedKeyUsage, usages.contains(.clientAuth) else { return nil }
         return NodeIdentity(certificate: leaf)
     }

@@ -19,26 +19,26 @@ extension Gateway {
         } catch {
             return fail(call, ticket, error)
         }
-        let (engine, response) = (upstream.node, upstream.response)
+        let engine = upstream.node
         var headers = call.headers
         RateLimitHeaders.add(ticket.rateLimits, to: &headers)
         let billing = Billing(gateway: self, call: call, identity: identity, inference: inference, ticket: ticket, engine: engine,
                               failover: upstream.failover)
-        if inference.stream {
+        switch upstream.body {
+        case let .stream(stream):
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
-            let relay = StreamRelay(billing: billing, upstream: response)
+            let relay = StreamRelay(billing: billing, upstream: stream)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in await relay.run(into: &writer) })
+        case let .complete(bytes):
+            engine.finished()
+            let reply = EngineReply.decode(bytes)
+            let usage = reply.flatMap(TokenUsage.reported) ?? Self.estimate(reply, inference)
+            billing.bill(usage, finishReason: reply?.choices.first?.finishReason)
+            record(call, .served, status: 200)
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
         }
-        let bytes = try? await response.body.collect(upTo: Self.maxResponseBytes)
-        engine.finished()
-        guard let bytes else { return fail(call, ticket, .engineFailed) }
-        let reply = EngineReply.decode(bytes)
-        let usage = reply.flatMap(TokenUsage.reported) ?? Self.estimate(reply, inference)
-        billing.bill(usage, finishReason: reply?.choices.first?.finishReason)
-        record(call, .served, status: 200)
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
     }
 
     /// An admitted request that no engine served: nothing billed, slots freed, an error answered.
@@ -49,18 +49,28 @@ extension Gateway {
         return finish(call, error: error, outcome: error.status.code >= 500 ? .engineFailed : .refused)
     }
 
-    /// The node that answered, its response head, and whether an earlier node failed first.
+    /// The node that answered, what it sent, and whether an earlier node failed first.
     struct Upstream {
         var node: LiveNode
-        var response: HTTPClientResponse
+        var body: EngineBody
         var failover: Bool
     }
 
+    /// What an engine had sent when Airlock committed to it: the whole body of a non-streamed
+    /// answer, or a stream's first chunk with the rest still to come. Nothing reaches the client
+    /// before this, so up to here an engine's failure can still fail over.
+    enum EngineBody {
+        case complete(ByteBuffer)
+        case stream(EngineStream)
+    }
+
     /// Tries the scheduler's nodes, best first (at most `max_attempts`, then fallback zones),
-    /// until one answers with a 2xx response head: an error or a 5xx before any byte fails over
-    /// to the next (nothing reached the client yet). A 4xx is the request's fault and is not
-    /// retried. On return the chosen node counts this request as in flight until the caller calls
-    /// `finished()`.
+    /// until one answers with a 2xx response head and then its first body bytes (a stream) or
+    /// its whole body (otherwise): an error, a 5xx, or a connection that ends before that fails
+    /// over to the next — nothing reached the client yet (seed 004 § 26.4; engines such as vLLM
+    /// send a stream's head at once and its first token only after prefill). A 4xx is the
+    /// request's fault and is not retried. On return the chosen node counts this request as in
+    /// flight until the caller calls `finished()`.
     private func send(_ inference: InferenceRequest, identity: KeyIdentity, ticket: AdmissionTicket) async throws(OpenAIError) -> Upstream {
         let plan = deps.scheduler.plan(PlacementRequest(
             model: inference.model, orgID: identity.orgID, zone: deps.settings.zone, reserved: ticket.reserved,
@@ -79,7 +89,18 @@ extension Gateway {
                 failure = .engineFailed
                 continue
             }
-            if (200..<300).contains(response.status.code) { return Upstream(node: node, response: response, failover: attempt > 0) }
+            if (200..<300).contains(response.status.code) {
+                do {
+                    let body = try await Self.firstBytes(of: response, streamed: inference.stream)
+                    return Upstream(node: node, body: body, failover: attempt > 0)
+                } catch {
+                    node.finished()
+                    deps.logger.warning("engine failed before its first byte, failing over", metadata: [
+                        "node": "\(node.name)", "error": "\(error)"])
+                    failure = .engineFailed
+                    continue
+                }
+            }
             let body = try? await response.body.collect(upTo: 1024 * 1024)
             node.finished()
             if response.status.code >= 500 {
@@ -93,6 +114,16 @@ extension Gateway {
             throw .engineRejected(body.flatMap(EngineReply.decode)?.errorMessage)
         }
         throw failure
+    }
+
+    /// The whole body, or a stream's first non-empty chunk; throws if the engine ends first.
+    private static func firstBytes(of response: HTTPClientResponse, streamed: Bool) async throws -> EngineBody {
+        guard streamed else { return .complete(try await response.body.collect(upTo: maxResponseBytes)) }
+        var rest = response.body.makeAsyncIterator()
+        while let chunk = try await rest.next() {
+            if chunk.readableBytes > 0 { return .stream(EngineStream(first: chunk, rest: rest)) }
+        }
+        throw EngineStream.EndedEmpty()
     }
 
     private static func estimate(_ reply: EngineReply?, _ inference: InferenceRequest) -> TokenUsage {

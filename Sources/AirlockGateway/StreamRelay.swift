@@ -9,7 +9,7 @@ import NIOCore
 /// which makes the HTTP client close that connection) and what was generated so far is billed.
 struct StreamRelay: Sendable {
     let billing: Billing
-    let upstream: HTTPClientResponse
+    let upstream: EngineStream
 
     private enum Ending { case complete, engineFailed, clientGone }
 
@@ -17,11 +17,16 @@ struct StreamRelay: Sendable {
         var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
         var splitter = ServerSentEventSplitter()
         var ending = Ending.complete
-        var iterator = upstream.body.makeAsyncIterator()
+        var pending: ByteBuffer? = upstream.first
         relay: while true {
             let chunk: ByteBuffer?
             do {
-                chunk = try await iterator.next()
+                if let first = pending {
+                    chunk = first
+                    pending = nil
+                } else {
+                    chunk = try await upstream.rest.next()
+                }
             } catch {
                 ending = Task.isCancelled ? .clientGone : .engineFailed
                 break
@@ -58,5 +63,24 @@ struct StreamRelay: Sendable {
         billing.bill(usage, finishReason: reason)
         billing.gateway.record(billing.call, ending == .complete ? .served : .interrupted, status: 200,
                                detail: ending == .complete ? nil : reason)
+    }
+}
+
+/// An engine's event stream once its first bytes are in: what failover waited for.
+/// `@unchecked`: the iterator (not Sendable, as it must have one consumer) is handed once from
+/// the task that read the first chunk to the response writer, which alone reads on; nothing
+/// touches it concurrently.
+final class EngineStream: @unchecked Sendable {
+    let first: ByteBuffer
+    var rest: HTTPClientResponse.Body.AsyncIterator
+
+    init(first: ByteBuffer, rest: HTTPClientResponse.Body.AsyncIterator) {
+        self.first = first
+        self.rest = rest
+    }
+
+    /// The engine closed the stream before sending anything.
+    struct EndedEmpty: Error, CustomStringConvertible {
+        var description: String { "the stream ended before its first byte" }
     }
 }

@@ -32,10 +32,13 @@ public final class NodeConnections: Sendable {
         return (serial, stream)
     }
 
-    /// Forgets `node`'s stream if it is still the one opened as `serial`.
-    func release(_ node: String, serial: Int) {
+    /// Forgets `node`'s stream if it is still the one opened as `serial`; true if it was (no
+    /// newer stream replaced it, and the control plane did not close it).
+    func release(_ node: String, serial: Int) -> Bool {
         links.withLock { state in
-            if state.byNode[node]?.serial == serial { state.byNode[node] = nil }
+            guard state.byNode[node]?.serial == serial else { return false }
+            state.byNode[node] = nil
+            return true
         }
     }
 

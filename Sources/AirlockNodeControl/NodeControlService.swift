@@ -51,7 +51,10 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
         }
         let profile = try await profile(for: node, from: registration, peer: peer)
         let (serial, outbound) = connections.open(node.id.rawValue)
-        defer { connections.release(node.id.rawValue, serial: serial) }
+        defer {
+            // Only if this is still the node's stream: a newer one replaced it otherwise.
+            if connections.release(node.id.rawValue, serial: serial) { registry.disconnected(node.id.rawValue) }
+        }
         registry.register(profile, operatorDraining: node.draining)
         logger.info("node registered", metadata: [
             "node": "\(node.name)", "id": "\(node.id)", "peer": "\(peer)", "models": "\(profile.models.joined(separator: ","))",

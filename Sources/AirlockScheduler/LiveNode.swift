@@ -84,6 +84,9 @@ public final class LiveNode: Sendable {
         var drainReasons: DrainReasons = []
         var engineReady = false
         var lastHeartbeat: Int64
+        /// False once the agent's stream ended: a node nobody can command or hear is dead at
+        /// once, not 15 s later. Registering again sets it.
+        var connected = true
         var healthNote: String?
         var latencyBaselineMillis: Double?
         /// Tokens/s one request adds, learnt from heartbeats (engine tok/s ÷ engine requests).

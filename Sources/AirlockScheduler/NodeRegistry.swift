@@ -66,6 +66,7 @@ public final class NodeRegistry: Sendable {
         }
         node.withDetails { details in
             details.lastHeartbeat = now
+            details.connected = true
             details.engineReady = false
             details.drainReasons.remove(.agent)
             if operatorDraining { details.drainReasons.insert(.operatorRequest) } else { details.drainReasons.remove(.operatorRequest) }
@@ -129,6 +130,14 @@ public final class NodeRegistry: Sendable {
         }
     }
 
+    /// The node's agent stream ended (the agent stopped, crashed, or lost the network): dead now.
+    /// In-flight requests on its engine run on; a reconnecting agent registers again.
+    public func disconnected(_ id: String) {
+        guard let node = node(id: id) else { return }
+        node.withDetails { $0.connected = false }
+        update(node, reason: "connection lost")
+    }
+
     /// Forgets a node (revoked): it gets nothing from now on.
     public func remove(_ id: String, reason: String) {
         let removed = table.withLock { table -> LiveNode? in
@@ -158,10 +167,10 @@ public final class NodeRegistry: Sendable {
         }
     }
 
-    /// The one rule for a node's state: stale heartbeats → dead; any drain reason → draining;
-    /// engine ready → active; otherwise joining.
+    /// The one rule for a node's state: stream gone or stale heartbeats → dead; any drain reason
+    /// → draining; engine ready → active; otherwise joining.
     static func derive(_ details: LiveNode.Details, now: Int64, timeout: Int64) -> NodeLiveState {
-        if now - details.lastHeartbeat > timeout { return .dead }
+        if !details.connected || now - details.lastHeartbeat > timeout { return .dead }
         if !details.drainReasons.isEmpty { return .draining }
         return details.engineReady ? .active : .joining
     }

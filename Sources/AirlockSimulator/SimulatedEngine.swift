@@ -1,12 +1,16 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// An OpenAI-compatible engine without a GPU: `/v1/chat/completions`, `/v1/completions`
 /// (streaming and not), `/v1/embeddings`, `/v1/models`, `/health`. It answers with correct
 /// `usage`, at a configurable token rate, and fails on request (settings or prompt directives).
+/// `GET /sim/stats` says how many inference requests it has received, so that end-to-end tests
+/// can tell which engine a request reached while it is still in flight.
 public struct SimulatedEngine: Sendable {
     public let settings: SimulatorSettings
+    private let received = ReceivedCount()
 
     public init(settings: SimulatorSettings) {
         self.settings = settings
@@ -16,6 +20,7 @@ public struct SimulatedEngine: Sendable {
         let router = Router()
         router.get("/health") { _, _ in Response(status: .ok) }
         router.get("/v1/models") { _, _ in json(.ok, modelList()) }
+        router.get("/sim/stats") { _, _ in json(.ok, ["requests_received": received.value.load(ordering: .relaxed)]) }
         router.post("/v1/chat/completions") { request, _ in try await serve(.chat, request) }
         router.post("/v1/completions") { request, _ in try await serve(.completion, request) }
         router.post("/v1/embeddings") { request, _ in try await serve(.embedding, request) }
@@ -29,6 +34,7 @@ public struct SimulatedEngine: Sendable {
     private func serve(_ kind: SimulatedRequest.Kind, _ request: Request) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
+        received.value.add(1, ordering: .relaxed)
         guard let parsed = SimulatedRequest(kind: kind, body: Data(buffer: body)) else {
             return error(.badRequest, "the body is not a JSON object with a model", code: "invalid_request")
         }
@@ -56,6 +62,10 @@ public struct SimulatedEngine: Sendable {
         if settings.reportsUsage { body["usage"] = ["prompt_tokens": request.promptTokens, "total_tokens": request.promptTokens] }
         return json(.ok, body)
     }
+}
+
+private final class ReceivedCount: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// What one request will generate, and how fast.

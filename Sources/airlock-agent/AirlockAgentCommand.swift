@@ -23,7 +23,7 @@ struct Enroll: AsyncParsableCommand {
         abstract: "Enrol this host with the one-time token from `airlock node enroll` (its key never leaves this host).")
     @OptionGroup var state: StateOptions
     @Option(help: "The appliance's HTTPS address, e.g. https://airlock.example:8443.") var appliance: String
-    @Option(help: "PEM file to trust for the appliance's HTTPS certificate (its tls/server.crt, or the customer's CA).")
+    @Option(help: "PEM file to trust for the appliance's HTTPS certificate (its tls/ca.crt, or the customer's CA).")
     var applianceCA: String
     @Option(help: "The one-time enrolment token.") var token: String
 

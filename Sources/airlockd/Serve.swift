@@ -97,9 +97,18 @@ struct Serve: AsyncParsableCommand {
             logger.notice("using the configured TLS certificate", metadata: ["sha256": "\(certificate.fingerprint)"])
             return certificate
         }
-        let (certificate, created) = try ServerCertificate.selfSigned(dataDirectory: config.dataDir, hostnames: localHostnames())
-        logger.notice(created ? "created a self-signed TLS certificate" : "using the self-signed TLS certificate", metadata: [
-            "path": "\(certificate.certificatePath)", "sha256": "\(certificate.fingerprint)"])
+        let hostnames = localHostnames(config.apiHostnames + config.agentHostnames)
+        let (certificate, provenance) = try ServerCertificate.applianceIssued(dataDirectory: config.dataDir, hostnames: hostnames)
+        var metadata: Logger.Metadata = ["trust": "\(certificate.trustPath)", "sha256": "\(certificate.fingerprint)"]
+        switch provenance {
+        case .createdAuthority:
+            logger.notice("created the appliance's HTTPS CA and a TLS certificate from it; clients and agents trust the CA file", metadata: metadata)
+        case let .reissued(reason):
+            metadata["reason"] = "\(reason)"
+            logger.notice("issued a new TLS certificate from the appliance's HTTPS CA", metadata: metadata)
+        case .reused:
+            logger.notice("using the TLS certificate from the appliance's HTTPS CA", metadata: metadata)
+        }
         return certificate
     }
 

@@ -116,8 +116,13 @@ import Testing
                                 backoff: .init(initial: .milliseconds(10)))
         await engine.start()
         _ = try await runningPID(engine)
-        try await waitFor { FileManager.default.fileExists(atPath: workerPID) }
-        let worker = try #require(Int32(String(contentsOfFile: workerPID, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The shell creates the file before it writes the number: wait for the number.
+        var worker: Int32?
+        try await waitFor {
+            worker = (try? String(contentsOfFile: workerPID, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return worker != nil
+        }
+        guard let worker else { return }
         await engine.stop(grace: .milliseconds(300))
         try await expectGone(worker)
     }

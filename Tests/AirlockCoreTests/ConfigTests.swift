@@ -21,8 +21,10 @@ import Testing
             data_dir = "/srv/airlock"
             [api]
             listen = "[::1]:18443"
+            hostnames = ["api.example"]
             [agents]
             listen = "127.0.0.1:19443"
+            hostnames = ["gpu-gw.example"]
             [keys]
             rotation_grace_seconds = 0
             [ledger]
@@ -37,6 +39,7 @@ import Testing
         #expect(config.dataDir == "/srv/airlock")
         #expect(config.apiListen == ListenAddress(host: "::1", port: 18443))
         #expect(config.agentListen.port == 19443)
+        #expect(config.apiHostnames == ["api.example"] && config.agentHostnames == ["gpu-gw.example"])
         #expect(config.keyRotationGraceSeconds == 0)
         #expect(config.ledgerBatchMaxRows == 64)
         #expect(config.limits.maxTokensPerRequest == 4096)
@@ -62,6 +65,8 @@ import Testing
         ("[api]\nlisten = \"0.0.0.0:70000\"", "api.listen", "port must be"),
         ("[api]\nlisten = \"::1:8443\"", "api.listen", "bracket"),
         ("[agents]\nlisten = \":9443\"", "agents.listen", "missing host"),
+        ("[api]\nhostnames = [\"a b\"]", "api.hostnames", "not a host name"),
+        ("[agents]\nhostnames = [\"\"]", "agents.hostnames", "not a host name"),
     ])
     func rejectsBadInputNamingFileKeyAndReason(toml: String, key: String, reason: String) {
         #expect {

@@ -28,6 +28,20 @@ import Testing
         #expect(node.state == .active)
     }
 
+    @Test func aLostStreamMakesANodeDeadAtOnceAndOnlyRegisteringRevivesIt() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a")
+        fixture.registry.disconnected(node.id)
+        #expect(node.state == .dead)
+        #expect(fixture.transitions.withLock { $0.last?.reason } == "connection lost")
+        #expect(fixture.plan(org: .generate()).isEmpty)
+        // A late heartbeat from the gone stream changes nothing; a new registration does.
+        fixture.registry.heartbeat(node.id, engineReady: true, engine: nil)
+        #expect(node.state == .dead)
+        let again = fixture.up("a")
+        #expect(again === node && node.state == .active)
+    }
+
     @Test func drainReasonsAreLiftedOnlyByTheirOwnSource() {
         let fixture = SchedulerFixture()
         let node = fixture.up("a")

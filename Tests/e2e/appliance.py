@@ -35,8 +35,17 @@ class Engine:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
-        self.process.terminate()
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def kill(self):
+        self.process.kill()
         self.process.wait(timeout=10)
+
+    def requests_received(self):
+        with urllib.request.urlopen(self.url + "/sim/stats", timeout=5) as r:
+            return json.load(r)["requests_received"]
 
 
 class Appliance:
@@ -44,8 +53,10 @@ class Appliance:
         self.dir = tempfile.mkdtemp(prefix="airlock-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
+        self.agent_port = free_port()
         self.config = os.path.join(self.dir, "airlock.toml")
-        lines = [f'data_dir = "{self.data}"', "[api]", f'listen = "127.0.0.1:{self.port}"', extra_config]
+        lines = [f'data_dir = "{self.data}"', "[api]", f'listen = "127.0.0.1:{self.port}"',
+                 "[agents]", f'listen = "127.0.0.1:{self.agent_port}"', extra_config]
         for name, model, url in engines:
             lines += ["[[engines]]", f'name = "{name}"', f'model = "{model}"', f'url = "{url}"']
         with open(self.config, "w") as f:
@@ -61,7 +72,9 @@ class Appliance:
             raise RuntimeError(f"airlock {' '.join(args)}: {result.stderr}")
         return json.loads(result.stdout) if result.stdout.strip() else None
 
-    def start(self):
+    def start(self, probe="/readyz"):
+        """Starts airlockd and waits for `probe` to answer 200 (/healthz when no engine exists yet:
+        /readyz wants an active one)."""
         self.log = open(self.log_path, "w")
         self.daemon = subprocess.Popen([os.path.join(BIN, "airlockd"), "serve"], env=self.env,
                                        stdout=self.log, stderr=subprocess.STDOUT)
@@ -69,7 +82,7 @@ class Appliance:
         while time.time() < deadline:
             assert self.daemon.poll() is None, open(self.log_path).read()
             try:
-                with urllib.request.urlopen(self.base + "/readyz", context=self.tls_context(), timeout=2) as r:
+                with urllib.request.urlopen(self.base + probe, context=self.tls_context(), timeout=2) as r:
                     if r.status == 200:
                         return
             except Exception:
@@ -82,7 +95,7 @@ class Appliance:
 
     @property
     def ca_file(self):
-        return os.path.join(self.data, "tls", "server.crt")
+        return os.path.join(self.data, "tls", "ca.crt")
 
     def tls_context(self):
         context = ssl.create_default_context(cafile=self.ca_file)
@@ -98,6 +111,27 @@ class Appliance:
     def log_text(self):
         with open(self.log_path) as f:
             return f.read()
+
+    def wait_for_log(self, *fragments, since=0, timeout=30):
+        """The first log line after offset `since` holding every fragment; fails after `timeout`."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for line in self.log_text()[since:].splitlines():
+                if all(fragment in line for fragment in fragments):
+                    return line
+            time.sleep(0.1)
+        raise AssertionError(f"no log line with {fragments} within {timeout} s:\n" + self.log_text()[since:][-4000:])
+
+    def log_offset(self):
+        return len(self.log_text())
+
+    def audit(self, action):
+        db = sqlite3.connect(f"file:{os.path.join(self.data, 'airlock.sqlite')}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(row) for row in db.execute("SELECT * FROM audit_log WHERE action = ? ORDER BY seq", (action,))]
+        finally:
+            db.close()
 
     def ledger(self):
         db = sqlite3.connect(f"file:{os.path.join(self.data, 'airlock.sqlite')}?mode=ro", uri=True)
@@ -119,3 +153,50 @@ class Appliance:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Agent:
+    """One node: `airlock node enroll` for its one-time token, `airlock-agent enroll` with that
+    token over HTTPS (the agent makes its key and CSR), then `airlock-agent run` in front of an
+    engine, holding the mutual-TLS gRPC stream to the appliance's agent port."""
+
+    def __init__(self, app, name, org=None, zone=None):
+        self.app, self.name = app, name
+        self.state = os.path.join(app.dir, "agents", name)
+        self.enrolment = app.cli("node", "enroll", name, *(["--org", org] if org else []), *(["--zone", zone] if zone else []))
+        self.id = self.enrolment["node"]["id"]
+        result = self.enroll(self.enrolment["token"], self.state)
+        assert result.returncode == 0, result.stderr
+        self.process = None
+        self.log_path = os.path.join(app.dir, f"agent-{name}.log")
+
+    def enroll(self, token, state):
+        return subprocess.run([os.path.join(BIN, "airlock-agent"), "enroll", "--state-dir", state,
+                               "--appliance", f"https://localhost:{self.app.port}", "--appliance-ca", self.app.ca_file,
+                               "--token", token], capture_output=True, text=True, timeout=60)
+
+    def run(self, engine, *models, capacity=1000, drain_seconds=2, wait="node active"):
+        """Starts the agent; waits for the daemon to log `wait` for this node (None: no wait)."""
+        since = self.app.log_offset()
+        self.log = open(self.log_path, "a")
+        command = [os.path.join(BIN, "airlock-agent"), "run", "--state-dir", self.state,
+                   "--control", f"localhost:{self.app.agent_port}", "--engine-url", engine.url,
+                   "--capacity", str(capacity), "--drain-seconds", str(drain_seconds)]
+        for model in models:
+            command += ["--model", model]
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
+        if wait:
+            self.app.wait_for_log(f"node={self.name} ", wait, since=since)
+        return self
+
+    def log_text(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self, sig=None):
+        if self.process and self.process.poll() is None:
+            if sig:
+                self.process.send_signal(sig)
+            else:
+                self.process.terminate()
+            self.process.wait(timeout=30)

@@ -8,6 +8,10 @@ public struct AirlockConfig: Equatable, Sendable {
     public var dataDir: String = "/var/lib/airlock"
     /// OpenAI API, admin API, dashboard (HTTPS).
     public var apiListen = ListenAddress(host: "0.0.0.0", port: 8443)
+    /// Names clients use to reach the API (beyond localhost and the host name) that the
+    /// appliance's own HTTPS certificate must carry. Agents enrol on this port too, so
+    /// `agentHostnames` are added.
+    public var apiHostnames: [String] = []
     /// Node agents (gRPC over mutual TLS).
     public var agentListen = ListenAddress(host: "0.0.0.0", port: 9443)
     /// Names agents use to reach this appliance on 9443 (beyond localhost and the host name): the
@@ -18,7 +22,7 @@ public struct AirlockConfig: Equatable, Sendable {
     /// Most ledger rows one group commit (one fsync) covers.
     public var ledgerBatchMaxRows: Int = 512
     public var limits = Limits()
-    /// `api.tls_certificate` and `api.tls_private_key`; nil means the self-signed certificate.
+    /// `api.tls_certificate` and `api.tls_private_key`; nil means one from the appliance's HTTPS CA.
     public var apiTLS: TLSFiles?
     public var gateway = GatewaySettings()
     public var scheduler = SchedulerSettings()
@@ -67,6 +71,15 @@ public struct AirlockConfig: Equatable, Sendable {
         return config
     }
 
+    /// `hostnames`: names a certificate the appliance makes must carry.
+    private static func hostnames(_ section: inout TOMLSection) throws -> [String] {
+        let names = try section.strings("hostnames") ?? []
+        for name in names where name.isEmpty || name.utf8.count > 253 || name.contains(where: { $0.isWhitespace }) {
+            throw section.error("hostnames", "'\(name)' is not a host name or address")
+        }
+        return names
+    }
+
     private mutating func read(_ root: inout TOMLSection) throws {
         if let dir = try root.string("data_dir") {
             guard dir.hasPrefix("/") else { throw root.error("data_dir", "must be an absolute path, got '\(dir)'") }
@@ -75,14 +88,12 @@ public struct AirlockConfig: Equatable, Sendable {
         if var api = try root.section("api") {
             apiListen = try Self.listen(&api) ?? apiListen
             apiTLS = try Self.tlsFiles(&api)
+            apiHostnames = try Self.hostnames(&api)
             try api.finish()
         }
         if var agents = try root.section("agents") {
             agentListen = try Self.listen(&agents) ?? agentListen
-            agentHostnames = try agents.strings("hostnames") ?? []
-            for name in agentHostnames where name.isEmpty || name.utf8.count > 253 || name.contains(where: { $0.isWhitespace }) {
-                throw agents.error("hostnames", "'\(name)' is not a host name or address")
-            }
+            agentHostnames = try Self.hostnames(&agents)
             try agents.finish()
         }
         if var keys = try root.section("keys") {

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A customer-supplied server certificate (PEM chain) and its private key (PEM), replacing the
-/// self-signed one `airlockd` makes on first start.
+/// one `airlockd` issues from its own HTTPS CA on first start.
 public struct TLSFiles: Equatable, Sendable {
     public var certificateChain: String
     public var privateKey: String
