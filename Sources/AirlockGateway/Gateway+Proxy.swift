@@ -160,7 +160,8 @@ struct Billing: Sendable {
             orgID: identity.orgID, envID: identity.envID, keyID: identity.keyID, zone: engine.zone,
             model: inference.model, node: engine.name, promptTokens: usage.promptTokens,
             completionTokens: usage.completionTokens, latencyMillis: now.value - call.startedAt.value, costMicros: 0,
-            streamed: inference.stream, finishReason: finishReason, tokenSource: usage.estimated ? .estimated : .engine))
+            streamed: inference.stream, finishReason: finishReason, tokenSource: usage.estimated ? .estimated : .engine,
+            failover: failover))
         if failover {
             gateway.deps.logger.notice("request served after failover", metadata: [
                 "request_id": "\(call.requestID)", "node": "\(engine.name)", "model": "\(inference.model)"])

@@ -21,8 +21,11 @@ public struct ChainBreak: Codable, Sendable, Equatable {
         case linkMismatch = "link_mismatch"
         /// A `seq` is absent: a row was deleted.
         case missingRow = "missing_row"
-        /// The row cannot be decoded at all.
+        /// The row cannot be decoded at all, or names a format this version does not know.
         case unreadable
+        /// The row claims an older format than the row before it: relabelled, so that a field
+        /// drops out of its hash.
+        case formatRegression = "format_regression"
     }
 
     public var seq: Int64
@@ -39,8 +42,12 @@ public struct ChainBreak: Codable, Sendable, Equatable {
 extension Store {
     /// Walks the usage ledger in one read snapshot, recomputing every hash.
     public func verifyLedger() async throws -> ChainReport {
-        try await verifyChain(table: "usage_ledger") { row, seq, prev in
-            ChainedRows.ledgerDigest(try Ledger.record(row: row)).linked(seq: seq, prevHash: prev)
+        try await verifyChain(table: "usage_ledger", formatColumn: "format") { row, seq, prev in
+            let format: Int64 = row["format"]
+            guard ChainedRows.ledgerDomains[format] != nil else {
+                throw AirlockError.storage("unknown ledger format \(format)")
+            }
+            return ChainedRows.ledgerDigest(try Ledger.record(row: row), format: format).linked(seq: seq, prevHash: prev)
         }
     }
 
@@ -51,17 +58,29 @@ extension Store {
         }
     }
 
+    /// - Parameter formatColumn: the column holding each row's format, if the chain has more than
+    ///   one; formats may only grow along the chain.
     private func verifyChain(
-        table: String, hash: @escaping @Sendable (Row, Int64, String) throws -> String
+        table: String, formatColumn: String? = nil, hash: @escaping @Sendable (Row, Int64, String) throws -> String
     ) async throws -> ChainReport {
         try await wrapErrors {
             try await pool.read { db in
                 var report = ChainReport(chain: table, rowsChecked: 0, verifiedHead: nil, firstBreak: nil)
                 var expectedSeq: Int64 = 1
                 var prevHash = ChainPosition.genesisHash
+                var format: Int64 = 0
                 let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table) ORDER BY seq")
                 while let row = try rows.next() {
                     let seq: Int64 = row["seq"]
+                    if let formatColumn {
+                        let rowFormat: Int64 = row[formatColumn]
+                        guard rowFormat >= format else {
+                            report.firstBreak = ChainBreak(seq: seq, kind: .formatRegression,
+                                                           detail: "format \(rowFormat) after a row in format \(format): the row was relabelled")
+                            return report
+                        }
+                        format = rowFormat
+                    }
                     if let problem = try Self.check(row: row, seq: seq, expectedSeq: expectedSeq, prevHash: prevHash, hash: hash) {
                         report.firstBreak = problem
                         return report

@@ -5,11 +5,16 @@ import AirlockCore
 /// changing it breaks verification of every existing appliance, so a new layout needs a new
 /// domain string (`….v2`) and a verifier that knows both.
 enum ChainedRows {
-    static let ledgerDomain = "airlock.usage_ledger.v1"
+    /// Ledger row formats, stored per row in `usage_ledger.format`. 1: the original fields.
+    /// 2 (migration 008): the same, then `failover`. New rows are written in the newest; a
+    /// verifier picks each row's format from the row, and refuses a row older in format than the
+    /// row before it (relabelling a row to drop a field from its hash).
+    static let ledgerFormat: Int64 = 2
+    static let ledgerDomains: [Int64: String] = [1: "airlock.usage_ledger.v1", 2: "airlock.usage_ledger.v2"]
     static let auditDomain = "airlock.audit_log.v1"
 
-    static func ledgerDigest(_ record: UsageRecord) -> RowDigest {
-        var encoding = CanonicalEncoding(domain: ledgerDomain)
+    static func ledgerDigest(_ record: UsageRecord, format: Int64 = ledgerFormat) -> RowDigest {
+        var encoding = CanonicalEncoding(domain: ledgerDomains[format] ?? "airlock.usage_ledger.unknown")
         encoding.append(record.usageID)
         encoding.append(record.requestID)
         encoding.append(record.timestamp.value)
@@ -27,6 +32,7 @@ enum ChainedRows {
         encoding.append(record.streamed)
         encoding.append(record.finishReason)
         encoding.append(record.tokenSource.rawValue)
+        if format >= 2 { encoding.append(record.failover) }
         return encoding.digest
     }
 

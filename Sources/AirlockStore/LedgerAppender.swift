@@ -137,8 +137,8 @@ enum Ledger {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO usage_ledger (seq, usage_id, request_id, ts, org_id, env_id, key_id, zone, model, node,
                 prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_micros, streamed, finish_reason,
-                token_source, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                token_source, failover, format, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         var positions: [ChainPosition] = []
         positions.reserveCapacity(records.count)
@@ -165,6 +165,8 @@ enum Ledger {
             binder.bind(record.streamed ? 1 : 0)
             binder.bind(record.finishReason)
             binder.bind(record.tokenSource.rawValue)
+            binder.bind(record.failover ? 1 : 0)
+            binder.bind(ChainedRows.ledgerFormat)
             binder.bind(head.hash)
             binder.bind(hash)
             let code = sqlite3_step(sqlite)
@@ -191,7 +193,7 @@ enum Ledger {
             keyID: KeyID(unchecked: row["key_id"]), zone: row["zone"], model: row["model"], node: row["node"],
             promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"],
             latencyMillis: row["latency_ms"], costMicros: row["cost_micros"], streamed: row["streamed"],
-            finishReason: row["finish_reason"], tokenSource: source)
+            finishReason: row["finish_reason"], tokenSource: source, failover: row["failover"])
         // Hash what is stored, not what the initialiser derives: a tampered total must show.
         record.totalTokens = row["total_tokens"]
         return record
@@ -200,7 +202,7 @@ enum Ledger {
 
 /// Binds parameters 1, 2, 3, … of a prepared statement straight through SQLite's C API. The
 /// ledger insert runs once per row inside the single writer; GRDB's general `StatementArguments`
-/// path boxes each of its 20 values and was the largest cost there (see docs/BENCHMARKS.md).
+/// path boxes each of its 22 values and was the largest cost there (see docs/BENCHMARKS.md).
 struct RowBinder {
     let statement: OpaquePointer
     private var index: Int32 = 1

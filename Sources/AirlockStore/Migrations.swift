@@ -12,6 +12,7 @@ enum Migrations {
         migrator.registerMigration("005_limits", migrate: createLimits)
         migrator.registerMigration("006_node_enrolment", migrate: addNodeEnrolment)
         migrator.registerMigration("007_catalog_generation", migrate: addCatalogGeneration)
+        migrator.registerMigration("008_ledger_failover", migrate: addLedgerFailover)
         return migrator
     }
 
@@ -223,6 +224,21 @@ enum Migrations {
                     """)
             }
         }
+    }
+
+    /// Ledger format 2: rows say whether they were served after a failover, and which format
+    /// their hash follows (`ChainedRows`). Earlier rows keep format 1 and their hashes. ADD
+    /// COLUMN does not touch existing rows, so the append-only triggers are not involved; a new
+    /// trigger refuses a row in an older format than the chain's head.
+    private static func addLedgerFailover(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE usage_ledger ADD COLUMN failover INTEGER NOT NULL DEFAULT 0 CHECK (failover IN (0, 1));
+            ALTER TABLE usage_ledger ADD COLUMN format INTEGER NOT NULL DEFAULT 1 CHECK (format IN (1, 2));
+
+            CREATE TRIGGER usage_ledger_format_never_regresses BEFORE INSERT ON usage_ledger
+            WHEN NEW.format < COALESCE((SELECT format FROM usage_ledger ORDER BY seq DESC LIMIT 1), 1)
+            BEGIN SELECT RAISE(ABORT, 'usage_ledger: a row in an older format than the chain head'); END;
+            """)
     }
 
     /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —

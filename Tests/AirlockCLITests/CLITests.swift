@@ -199,6 +199,7 @@ import Testing
             for index in 0..<25 {
                 var record = Samples.usage(index)
                 record.finishReason = index % 3 == 0 ? nil : "stop ✓"  // nulls and non-ASCII too
+                record.failover = index % 4 == 1
                 _ = try await appender.append(record)
             }
         }
@@ -218,6 +219,8 @@ import Testing
         ("DELETE FROM usage_ledger WHERE seq = 5", 5),
         ("UPDATE usage_ledger SET prev_hash = (SELECT hash FROM usage_ledger WHERE seq = 2) WHERE seq = 8", 8),
         ("UPDATE usage_ledger SET finish_reason = NULL WHERE seq = 20", 20),
+        ("UPDATE usage_ledger SET failover = 1 - failover WHERE seq = 13", 13),
+        ("UPDATE usage_ledger SET format = 1 WHERE seq = 17", 17),
     ])
     func agreesWithAirlockOnWhereAChainBreaks(tampering: String, seq: Int) async throws {
         let dir = try await Self.populated()

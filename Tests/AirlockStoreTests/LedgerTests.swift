@@ -38,8 +38,8 @@ import Testing
 
     @Test func anInsertThatDoesNotExtendTheChainIsRefused() async throws {
         let f = try await Self.ledger(rows: 2)
-        let columns = "usage_id, request_id, ts, org_id, env_id, key_id, zone, model, node, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_micros, streamed, token_source"
-        let values = "'u-x', 'r', 0, 'o', 'e', 'k', 'z', 'm', 'n', 1, 1, 2, 1, 0, 0, 'engine'"
+        let columns = "usage_id, request_id, ts, org_id, env_id, key_id, zone, model, node, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_micros, streamed, token_source, format"
+        let values = "'u-x', 'r', 0, 'o', 'e', 'k', 'z', 'm', 'n', 1, 1, 2, 1, 0, 0, 'engine', 2"
         let skipsSeq = Tampering.attempt(databasePath: f.store.path,
             "INSERT INTO usage_ledger (seq, \(columns), prev_hash, hash) VALUES (5, \(values), (SELECT hash FROM usage_ledger WHERE seq = 2), 'h')")
         #expect(skipsSeq?.contains("does not extend the chain") == true)

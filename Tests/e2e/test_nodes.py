@@ -19,7 +19,8 @@ import openai
 
 from appliance import Agent, Appliance, Engine
 
-MODELS = ["m-basic", "m-dead", "m-failover", "m-midstream", "m-drain", "m-org", "m-private", "m-refused", "m-affinity"]
+MODELS = ["m-basic", "m-dead", "m-failover", "m-midstream", "m-drain", "m-org", "m-private", "m-refused", "m-affinity",
+          "m-bluegreen"]
 
 
 class NodesTest(unittest.TestCase):
@@ -148,8 +149,16 @@ class NodesTest(unittest.TestCase):
             chunks = list(stream)
         self.assertEqual([c.usage for c in chunks if c.usage][-1].completion_tokens, 4)
         other = next(name for engine, name in ((e, names[id(e)]) for e in engines) if engine is not first)
-        self.assertEqual(self.served_by(stream.response.headers["x-request-id"]), other)
+        row = self.app.ledger_row(stream.response.headers["x-request-id"])[0]
+        self.assertEqual((row["node"], row["failover"], row["format"]), (other, 1, 2))
         self.app.wait_for_log("request served after failover", since=since)
+        # Once the dead engine's agent reports it (next heartbeat, within 5 s), its node takes no
+        # work, so the next request needs no failover and is not marked.
+        self.app.wait_for_log(f"node={names[id(first)]} ", "engine not ready", since=since, timeout=10)
+        quiet = self.chat("m-failover", "no trouble")
+        self.assertEqual(self.app.ledger_row(quiet._request_id)[0]["failover"], 0)
+        self.assertEqual(subprocess.run([os.path.join(os.environ.get("AIRLOCK_BIN", ""), "airlock"), "ledger", "verify"],
+                                        env=self.app.env, capture_output=True).returncode, 0)
 
     def test_engine_death_mid_stream_ends_with_an_error_event_and_bills_what_was_delivered(self):
         engine = self.engine("--model", "m-midstream", "--tokens-per-second", "10")
@@ -191,6 +200,91 @@ class NodesTest(unittest.TestCase):
         since = self.app.log_offset()
         self.app.cli("node", "resume", busy_name)
         self.app.wait_for_log(f"node={busy_name} ", "node active", since=since, timeout=10)
+
+    def test_blue_green_upgrade_under_load_loses_no_request(self):
+        """docs/OPERATIONS.md § Blue/green model upgrade, step by step, while clients keep calling."""
+        blue_engines = [self.engine("--model", "m-bluegreen", "--tokens-per-second", "200") for _ in range(2)]
+        blue = [self.node(f"bg-blue-{i}", engine, "m-bluegreen") for i, engine in enumerate(blue_engines)]
+        outcomes, running, lock, stop = [], {}, threading.Lock(), threading.Event()
+
+        def caller(worker):
+            client = self.client()
+            n = 0
+            while not stop.is_set():
+                n += 1
+                started = time.time()
+                with lock:
+                    running[worker] = started
+                try:
+                    if n % 3 == 0:  # a longer stream now and then: in flight while the drain starts
+                        stream = client.chat.completions.create(
+                            model="m-bluegreen", messages=[{"role": "user", "content": f"w{worker} n{n}"}],
+                            max_tokens=100, stream=True, stream_options={"include_usage": True})
+                        usage = [c.usage for c in stream if c.usage][-1]
+                        result = (stream.response.headers["x-request-id"], usage.completion_tokens == 100)
+                    else:
+                        completion = client.chat.completions.create(
+                            model="m-bluegreen", messages=[{"role": "user", "content": f"w{worker} n{n}"}], max_tokens=8)
+                        result = (completion._request_id, completion.usage.completion_tokens == 8)
+                except Exception as error:  # every failure is a lost request: the test fails below
+                    result = (None, repr(error))
+                with lock:
+                    outcomes.append((started, time.time()) + result)
+                    del running[worker]
+
+        workers = [threading.Thread(target=caller, args=(w,)) for w in range(4)]
+        for worker in workers:
+            worker.start()
+        try:
+            time.sleep(1.5)
+            # 1. Green nodes with the new model version join beside the blue ones.
+            green_engines = [self.engine("--model", "m-bluegreen", "--tokens-per-second", "200") for _ in range(2)]
+            green = [self.node(f"bg-green-{i}", engine, "m-bluegreen") for i, engine in enumerate(green_engines)]
+            time.sleep(1)
+            # 2. Drain the blue nodes: from now on they get nothing new.
+            since = self.app.log_offset()
+            for node in blue:
+                self.app.cli("node", "drain", node.name)
+            for node in blue:
+                self.app.wait_for_log(f"node={node.name} ", "node draining", since=since, timeout=10)
+            drained_at = time.time()
+            time.sleep(0.3)  # a call placed just before the drain may still be on its way to an engine
+            received_at_drain = [engine.requests_received() for engine in blue_engines]
+            # 3. Wait until what the blue engines were doing is done (the operator reads the
+            #    engine's running-requests figure; here every call that began before is answered).
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                with lock:
+                    if all(started > drained_at for started in running.values()):
+                        break
+                time.sleep(0.05)
+            else:
+                self.fail("calls begun before the drain never finished")
+            time.sleep(1)
+            received_at_retirement = [engine.requests_received() for engine in blue_engines]
+            # 4. Retire blue: stop its agents and engines, revoke its nodes.
+            for node in blue:
+                node.stop()
+            for engine in blue_engines:
+                engine.stop()
+            for node in blue:
+                self.app.cli("node", "revoke", node.name)
+            time.sleep(1.5)
+        finally:
+            stop.set()
+            for worker in workers:
+                worker.join(timeout=30)
+        failures = [o for o in outcomes if o[2] is None or o[3] is not True]
+        self.assertEqual(failures, [], "requests lost or cut short during the upgrade")
+        self.assertEqual(received_at_retirement, received_at_drain, "a drained node got new work")
+        late = [request_id for started, _, request_id, _ in outcomes if started > drained_at + 0.5]
+        self.assertGreater(len(late), 5)
+        for request_id in [request_id for _, _, request_id, _ in outcomes]:
+            self.assertEqual(len(self.app.ledger_row(request_id)), 1, request_id)
+        for request_id in late:
+            self.assertIn(self.served_by(request_id), {node.name for node in green})
+        print(f"\n  blue/green under load: {len(outcomes)} requests, none lost; "
+              f"{len(late)} after the drain, all on green", flush=True)
 
     # --- org-owned nodes ------------------------------------------------------------------------------
 

@@ -26,12 +26,15 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public var streamed: Bool
     public var finishReason: String?
     public var tokenSource: TokenSource
+    /// Another node failed before the first byte and this one served (seed 004 § 26.4).
+    /// Part of the chained hash from ledger format 2 on.
+    public var failover: Bool
 
     public init(
         usageID: String, requestID: String, timestamp: UnixMillis, orgID: OrgID, envID: EnvID,
         keyID: KeyID, zone: String, model: String, node: String, promptTokens: Int64,
         completionTokens: Int64, latencyMillis: Int64, costMicros: Int64, streamed: Bool,
-        finishReason: String?, tokenSource: TokenSource
+        finishReason: String?, tokenSource: TokenSource, failover: Bool = false
     ) {
         self.usageID = usageID
         self.requestID = requestID
@@ -50,5 +53,6 @@ public struct UsageRecord: Codable, Sendable, Equatable {
         self.streamed = streamed
         self.finishReason = finishReason
         self.tokenSource = tokenSource
+        self.failover = failover
     }
 }
