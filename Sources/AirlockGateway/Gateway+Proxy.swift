@@ -73,7 +73,7 @@ extension Gateway {
     /// flight until the caller calls `finished()`.
     private func send(_ inference: InferenceRequest, identity: KeyIdentity, ticket: AdmissionTicket) async throws(OpenAIError) -> Upstream {
         let plan = deps.scheduler.plan(PlacementRequest(
-            model: inference.model, orgID: identity.orgID, zone: deps.settings.zone, reserved: ticket.reserved,
+            model: inference.model, orgID: identity.orgID, zone: identity.zone ?? deps.settings.zone, reserved: ticket.reserved,
             prefix: inference.prefix))
         if plan.overloaded { throw .overloaded }
         var failure = OpenAIError.noEngine

@@ -75,7 +75,7 @@ public final class IdentityResolver: Sendable {
         return .authenticated(KeyIdentity(
             orgID: key.orgID, envID: key.envID, keyID: key.id, keyName: key.name,
             allowedModels: key.allowedModels, expiresAt: key.expiresAt,
-            credentialPrefix: binding.credential.displayPrefix))
+            credentialPrefix: binding.credential.displayPrefix, zone: binding.envZone))
     }
 
     private func refreshIfDue() async throws {

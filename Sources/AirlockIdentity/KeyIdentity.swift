@@ -13,6 +13,8 @@ public struct KeyIdentity: Sendable, Equatable {
     /// The credential that matched, e.g. `alk_4Qb0x9Zk`; differs from the key's current one
     /// while a rotated-out secret is still inside its grace window.
     public var credentialPrefix: String
+    /// The key's environment's zone, where its requests are placed first; nil: the appliance's.
+    public var zone: String? = nil
 
     public func allows(model: String) -> Bool {
         allowedModels.map { $0.contains(model) } ?? true

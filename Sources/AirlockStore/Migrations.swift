@@ -13,6 +13,7 @@ enum Migrations {
         migrator.registerMigration("006_node_enrolment", migrate: addNodeEnrolment)
         migrator.registerMigration("007_catalog_generation", migrate: addCatalogGeneration)
         migrator.registerMigration("008_ledger_failover", migrate: addLedgerFailover)
+        migrator.registerMigration("009_environment_zone", migrate: addEnvironmentZone)
         return migrator
     }
 
@@ -239,6 +240,12 @@ enum Migrations {
             WHEN NEW.format < COALESCE((SELECT format FROM usage_ledger ORDER BY seq DESC LIMIT 1), 1)
             BEGIN SELECT RAISE(ABORT, 'usage_ledger: a row in an older format than the chain head'); END;
             """)
+    }
+
+    /// An environment's zone (NULL: the appliance's home zone). Updating `environments` already
+    /// bumps the tenancy generation, so daemons pick a change up within a second.
+    private static func addEnvironmentZone(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE environments ADD COLUMN zone TEXT")
     }
 
     /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —

@@ -26,7 +26,7 @@ extension Environment {
     init(row: Row) throws {
         self.init(
             id: EnvID(unchecked: row["id"]), orgID: OrgID(unchecked: row["org_id"]), name: row["name"],
-            status: try .decode(row["status"]), createdAt: UnixMillis(row["created_at"] as Int64))
+            status: try .decode(row["status"]), createdAt: UnixMillis(row["created_at"] as Int64), zone: row["zone"])
     }
 }
 

@@ -77,7 +77,7 @@ public struct TenancyReader {
     public func credentialBindings() throws -> [CredentialBinding] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT k.*, c.display_prefix, c.hash, c.created_at AS c_created_at, c.retires_at,
-                   e.status AS env_status, o.status AS org_status
+                   e.status AS env_status, e.zone AS env_zone, o.status AS org_status
             FROM api_key_credentials c
             JOIN api_keys k ON k.id = c.key_id
             JOIN environments e ON e.id = k.env_id
@@ -90,7 +90,7 @@ public struct TenancyReader {
                 createdAt: UnixMillis(row["c_created_at"] as Int64), retiresAt: (row["retires_at"] as Int64?).map(UnixMillis.init))
             return CredentialBinding(
                 credential: credential, key: key,
-                envStatus: try .decode(row["env_status"]), orgStatus: try .decode(row["org_status"]))
+                envStatus: try .decode(row["env_status"]), orgStatus: try .decode(row["org_status"]), envZone: row["env_zone"])
         }
     }
 
@@ -111,4 +111,14 @@ public struct CredentialBinding: Sendable {
     public var key: APIKey
     public var envStatus: TenantStatus
     public var orgStatus: TenantStatus
+    /// The environment's zone; nil: the appliance's home zone.
+    public var envZone: String?
+
+    public init(credential: KeyCredential, key: APIKey, envStatus: TenantStatus, orgStatus: TenantStatus, envZone: String? = nil) {
+        self.credential = credential
+        self.key = key
+        self.envStatus = envStatus
+        self.orgStatus = orgStatus
+        self.envZone = envZone
+    }
 }

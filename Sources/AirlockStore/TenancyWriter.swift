@@ -21,8 +21,12 @@ public struct TenancyWriter {
 
     public func insert(_ env: Environment) throws {
         try db.execute(
-            sql: "INSERT INTO environments (id, org_id, name, status, created_at) VALUES (?, ?, ?, ?, ?)",
-            arguments: [env.id.rawValue, env.orgID.rawValue, env.name, env.status.rawValue, env.createdAt.value])
+            sql: "INSERT INTO environments (id, org_id, name, status, created_at, zone) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [env.id.rawValue, env.orgID.rawValue, env.name, env.status.rawValue, env.createdAt.value, env.zone])
+    }
+
+    public func setZone(_ zone: String?, env: EnvID) throws {
+        try db.execute(sql: "UPDATE environments SET zone = ? WHERE id = ?", arguments: [zone, env.rawValue])
     }
 
     public func setStatus(_ status: TenantStatus, env: EnvID) throws {

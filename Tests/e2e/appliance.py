@@ -161,7 +161,7 @@ class Agent:
     engine, holding the mutual-TLS gRPC stream to the appliance's agent port."""
 
     def __init__(self, app, name, org=None, zone=None):
-        self.app, self.name = app, name
+        self.app, self.name, self.zone = app, name, zone
         self.state = os.path.join(app.dir, "agents", name)
         self.enrolment = app.cli("node", "enroll", name, *(["--org", org] if org else []), *(["--zone", zone] if zone else []))
         self.id = self.enrolment["node"]["id"]
@@ -184,6 +184,8 @@ class Agent:
                    "--capacity", str(capacity), "--drain-seconds", str(drain_seconds)]
         for model in models:
             command += ["--model", model]
+        if self.zone:
+            command += ["--zone", self.zone]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:
             self.app.wait_for_log(f"node={self.name} ", wait, since=since)

@@ -20,7 +20,7 @@ import openai
 from appliance import Agent, Appliance, Engine
 
 MODELS = ["m-basic", "m-dead", "m-failover", "m-midstream", "m-drain", "m-org", "m-private", "m-refused", "m-affinity",
-          "m-bluegreen"]
+          "m-bluegreen", "m-zone"]
 
 
 class NodesTest(unittest.TestCase):
@@ -36,6 +36,8 @@ class NodesTest(unittest.TestCase):
             app.cli("org", "create", org)
             app.cli("env", "create", org, "prod")
             cls.keys[org] = app.cli("key", "create", org, "prod", "--name", "main")["key"]
+        app.cli("env", "create", "acme", "zoned", "--zone", "hall-b")
+        cls.keys["acme-zoned"] = app.cli("key", "create", "acme", "zoned", "--name", "main")["key"]
         app.start(probe="/healthz")
         cls.engines, cls.agents = [], []
 
@@ -52,12 +54,13 @@ class NodesTest(unittest.TestCase):
         self.engines.append(engine)
         return engine
 
-    def node(self, name, engine, *models, org=None, **run):
-        agent = Agent(self.app, name, org=org)
+    def node(self, name, engine, *models, org=None, zone=None, **run):
+        agent = Agent(self.app, name, org=org, zone=zone)
         self.agents.append(agent)
         return agent.run(engine, *models, **run)
 
     def client(self, org="acme"):
+        """A client with org's key in its prod environment (`acme-zoned`: acme's zoned one)."""
         return openai.OpenAI(base_url=self.app.base + "/v1", api_key=self.keys[org], max_retries=0,
                              http_client=openai.DefaultHttpxClient(verify=self.app.ca_file))
 
@@ -304,6 +307,34 @@ class NodesTest(unittest.TestCase):
         self.assertEqual(refused.exception.code, "model_not_found")
         self.assertEqual(owned_engine.requests_received(), received)
         self.assertEqual(self.served_by(self.chat("m-private", "mine", org="globex")._request_id), owned.name)
+
+    def test_an_environment_pinned_to_a_zone_is_served_there_and_only_there(self):
+        home_engine, hall_b_engine = self.engine("--model", "m-zone"), self.engine("--model", "m-zone")
+        home = self.node("zone-home", home_engine, "m-zone")
+        hall_b = self.node("zone-hall-b", hall_b_engine, "m-zone", zone="hall-b")
+        for i in range(5):
+            self.assertEqual(self.served_by(self.chat("m-zone", f"z {i}", org="acme-zoned")._request_id), hall_b.name)
+            self.assertEqual(self.served_by(self.chat("m-zone", f"h {i}")._request_id), home.name)
+        row = self.app.ledger_row(self.chat("m-zone", "where", org="acme-zoned")._request_id)[0]
+        self.assertEqual(row["zone"], "hall-b")
+        # Strict pinning: with hall-b drained and no fallback zones configured, the zoned
+        # environment is refused rather than served elsewhere.
+        since = self.app.log_offset()
+        self.app.cli("node", "drain", hall_b.name)
+        self.app.wait_for_log(f"node={hall_b.name} ", "node draining", since=since, timeout=10)
+        with self.assertRaises(openai.APIStatusError) as refused:
+            self.chat("m-zone", "anyone?", org="acme-zoned")
+        self.assertEqual(refused.exception.status_code, 503)
+        # Moved home (audited, picked up within a second), it is served in the home zone.
+        self.app.cli("env", "set-zone", "acme/zoned", "--home")
+        self.wait_for(lambda: self.try_served_by("m-zone", "acme-zoned") == home.name, timeout=10)
+        self.assertTrue(any(row["action"] == "env.set_zone" for row in self.app.audit("env.set_zone")))
+
+    def try_served_by(self, model, org):
+        try:
+            return self.served_by(self.chat(model, "probe", org=org)._request_id)
+        except openai.APIStatusError:
+            return None
 
     # --- hostile input on the agent port --------------------------------------------------------------
 
