@@ -32,9 +32,10 @@ public struct AgentSettings: Sendable {
     }
 }
 
-/// The agent's side of `NodeControl.Connect`: registers, heartbeats (with the engine's health),
-/// sends GPU metrics, answers commands, and says so when it is shutting down. Reconnects with
-/// backoff (1 s doubling to 30 s) whenever the stream ends, until `run`'s task is cancelled.
+/// The agent's side of `NodeControl.Connect`: registers, heartbeats (with the engine's health and
+/// the figures its /metrics gives), sends GPU and engine metrics, answers commands, and says so
+/// when it is shutting down. Reconnects with backoff (1 s doubling to 30 s) whenever the stream
+/// ends, until `run`'s task is cancelled.
 public final class AgentSession: Sendable {
     let settings: AgentSettings
     let logger: Logger
@@ -127,31 +128,80 @@ public final class AgentSession: Sendable {
         if stopping.load(ordering: .relaxed) { shuttingDown(reason: "agent stopping") }
         var sequence: UInt64 = 0
         var elapsed: UInt32 = 0
+        // Heartbeats and reports each take rates over their own interval, from one shared scrape.
+        var beatWindow = EngineMetricsSampler()
+        var reportWindow = EngineMetricsSampler()
+        // Registering lifts an earlier stream's maintenance drain, so each stream announces anew.
+        var announced: MaintenanceNotice?
         while !Task.isCancelled {
             for message in outbox.withLock({ queue -> [Airlock_Node_V1_AgentMessage] in defer { queue = [] }; return queue }) {
                 try await writer.write(message)
             }
-            if elapsed % heartbeatSeconds.load(ordering: .relaxed) == 0 {
-                sequence += 1
-                var beat = Airlock_Node_V1_Heartbeat()
-                beat.sequence = sequence
-                beat.engineState = await engineHealthy() ? .ready : .failed
-                var message = Airlock_Node_V1_AgentMessage()
-                message.heartbeat = beat
+            let notice = MaintenanceNotice.current(in: settings.state)
+            if notice != announced, let message = maintenanceMessage(notice) {
                 try await writer.write(message)
+                announced = notice
             }
-            if elapsed % metricsSeconds.load(ordering: .relaxed) == 0, case let .readings(gpus) = await settings.gpus.read() {
-                var message = Airlock_Node_V1_AgentMessage()
-                message.metrics = Self.metrics(gpus)
-                try await writer.write(message)
+            let beatDue = elapsed % heartbeatSeconds.load(ordering: .relaxed) == 0
+            let reportDue = elapsed % metricsSeconds.load(ordering: .relaxed) == 0
+            if beatDue || reportDue {
+                // Health and figures are asked at once, so a hung engine costs one timeout, not two.
+                async let scraped = EngineMetrics.scrape(engineClient, engineURL: settings.engineURL)
+                let healthy = beatDue ? await engineHealthy() : false
+                let scrape = await scraped
+                let now = ContinuousClock.now
+                if beatDue {
+                    sequence += 1
+                    let figures = beatWindow.record(scrape, at: now)
+                    var beat = Airlock_Node_V1_Heartbeat()
+                    beat.sequence = sequence
+                    beat.engineState = healthy ? .ready : .failed
+                    if let value = figures.requestsInFlight { beat.requestsInFlight = value }
+                    if let value = figures.queueDepth { beat.queueDepth = value }
+                    if let value = figures.tokensPerSecond { beat.tokensPerSecond = value }
+                    var message = Airlock_Node_V1_AgentMessage()
+                    message.heartbeat = beat
+                    try await writer.write(message)
+                }
+                if reportDue {
+                    let figures = reportWindow.record(scrape, at: now)
+                    var gpus: [GPUReading]?
+                    if case let .readings(readings) = await settings.gpus.read() { gpus = readings }
+                    if gpus != nil || !figures.isEmpty {
+                        var message = Airlock_Node_V1_AgentMessage()
+                        message.metrics = Self.metrics(gpus ?? [], figures)
+                        try await writer.write(message)
+                    }
+                }
             }
             elapsed &+= 1
             try await Task.sleep(for: .seconds(1))
         }
     }
 
-    private static func metrics(_ gpus: [GPUReading]) -> Airlock_Node_V1_Metrics {
+    /// A warning for a new or changed notice, "over" when it was removed.
+    private func maintenanceMessage(_ notice: MaintenanceNotice?) -> Airlock_Node_V1_AgentMessage? {
+        var message = Airlock_Node_V1_AgentMessage()
+        if let notice {
+            var warning = Airlock_Node_V1_MaintenanceWarning()
+            warning.reason = notice.reason
+            warning.secondsUntil = UInt32(clamping: max(0, notice.startsAt - Int64(Date().timeIntervalSince1970)))
+            message.maintenanceWarning = warning
+            logger.notice("maintenance announced: the control plane drains this node", metadata: ["reason": "\(notice.reason)"])
+        } else {
+            message.maintenanceOver = Airlock_Node_V1_MaintenanceOver()
+            logger.notice("maintenance over: the control plane sends work again")
+        }
+        return message
+    }
+
+    /// The report's engine fields are plain proto3 numbers: 0 where the engine did not say, which
+    /// the control plane reads as "no figure".
+    private static func metrics(_ gpus: [GPUReading], _ engine: EngineFigures) -> Airlock_Node_V1_Metrics {
         var metrics = Airlock_Node_V1_Metrics()
+        metrics.tokensPerSecond = engine.tokensPerSecond ?? 0
+        metrics.queueDepth = engine.queueDepth ?? 0
+        metrics.latencyP50Ms = engine.latencyP50Millis ?? 0
         metrics.gpus = gpus.map { reading in
             var gpu = Airlock_Node_V1_GPUReading()
             gpu.index = reading.index

@@ -100,12 +100,14 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
             registry.metrics(id, NodeMetrics(maxTemperatureCelsius: hottest, oomEvents: Int(report.oomEvents),
                                              latencyP50Millis: report.latencyP50Ms > 0 ? report.latencyP50Ms : nil))
         case let .maintenanceWarning(warning)?:
-            registry.setDrain(id, .agent, true, note: "maintenance in \(warning.secondsUntil) s: \(warning.reason)")
+            registry.setDrain(id, .agent, true, note: "maintenance in \(warning.secondsUntil) s: \(warning.reason.prefix(200))")
+        case .maintenanceOver?:
+            registry.setDrain(id, .agent, false, note: "maintenance over")
         case let .shuttingDown(notice)?:
-            registry.setDrain(id, .agent, true, note: "agent shutting down: \(notice.reason)")
+            registry.setDrain(id, .agent, true, note: "agent shutting down: \(notice.reason.prefix(200))")
         case let .commandResult(result)?:
             logger.info("node command result", metadata: ["node": "\(node.name)", "command": "\(result.commandID)",
-                                                          "ok": "\(result.ok)", "message": "\(result.message)"])
+                                                          "ok": "\(result.ok)", "message": "\(result.message.prefix(500))"])
         case .register?:
             logger.warning("node sent register twice; ignored", metadata: ["node": "\(node.name)"])
         case nil:

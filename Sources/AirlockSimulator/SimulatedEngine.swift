@@ -7,13 +7,17 @@ import Synchronization
 /// (streaming and not), `/v1/embeddings`, `/v1/models`, `/health`. It answers with correct
 /// `usage`, at a configurable token rate, and fails on request (settings or prompt directives).
 /// `GET /sim/stats` says how many inference requests it has received, so that end-to-end tests
-/// can tell which engine a request reached while it is still in flight.
+/// can tell which engine a request reached while it is still in flight. `GET /metrics` serves
+/// vLLM's own figures (requests running and waiting, tokens generated, end-to-end latency), which
+/// a node agent reads as it reads vLLM's.
 public struct SimulatedEngine: Sendable {
     public let settings: SimulatorSettings
     private let received = ReceivedCount()
+    private let metrics: SimulatedMetrics
 
     public init(settings: SimulatorSettings) {
         self.settings = settings
+        metrics = SimulatedMetrics(models: settings.models)
     }
 
     public func router() -> Router<BasicRequestContext> {
@@ -21,6 +25,10 @@ public struct SimulatedEngine: Sendable {
         router.get("/health") { _, _ in Response(status: .ok) }
         router.get("/v1/models") { _, _ in json(.ok, modelList()) }
         router.get("/sim/stats") { _, _ in json(.ok, ["requests_received": received.value.load(ordering: .relaxed)]) }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+        }
         router.post("/v1/chat/completions") { request, _ in try await serve(.chat, request) }
         router.post("/v1/completions") { request, _ in try await serve(.completion, request) }
         router.post("/v1/embeddings") { request, _ in try await serve(.embedding, request) }
@@ -32,6 +40,7 @@ public struct SimulatedEngine: Sendable {
     }
 
     private func serve(_ kind: SimulatedRequest.Kind, _ request: Request) async throws -> Response {
+        let arrived = ContinuousClock.now
         var request = request
         let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
         received.value.add(1, ordering: .relaxed)
@@ -48,8 +57,14 @@ public struct SimulatedEngine: Sendable {
         }
         let plan = GenerationPlan(request: parsed, settings: settings, directives: directives)
         if kind == .embedding { return embeddings(parsed) }
-        if parsed.stream { return SimulatedStream(request: parsed, plan: plan).response() }
-        try await plan.waitForCompletion()
+        if parsed.stream { return SimulatedStream(request: parsed, plan: plan, metrics: metrics, arrived: arrived).response() }
+        let generation = metrics.begin(model: parsed.model, began: arrived)
+        var completed = false
+        defer { metrics.end(generation, completed: completed) }
+        try await plan.waitForFirstToken()
+        metrics.pace(generation, tokens: plan.completionTokens, every: plan.interTokenDelay)
+        try await plan.waitForTokens()
+        completed = true
         return json(.ok, SimulatedResponses.complete(parsed, plan))
     }
 
@@ -95,8 +110,7 @@ struct GenerationPlan: Sendable {
         if timeToFirstTokenMillis > 0 { try await Task.sleep(for: .milliseconds(timeToFirstTokenMillis)) }
     }
 
-    func waitForCompletion() async throws {
-        try await waitForFirstToken()
+    func waitForTokens() async throws {
         if let delay = interTokenDelay, completionTokens > 0 { try await Task.sleep(for: delay * completionTokens) }
     }
 }

@@ -42,21 +42,31 @@ enum SimulatedResponses {
 
 /// A streamed response: server-sent events, one token per chunk, then the usage chunk when the
 /// client asked for it, then `[DONE]`. Dies without finishing the HTTP body when told to.
+/// It counts in `metrics` from the body's start — a body never started never generated — to its
+/// end, however it ends.
 struct SimulatedStream: Sendable {
     struct EngineDied: Error {}
 
     var request: SimulatedRequest
     var plan: GenerationPlan
+    var metrics: SimulatedMetrics
+    var arrived: ContinuousClock.Instant
 
     func response() -> Response {
         let request = request
         let plan = plan
+        let metrics = metrics
+        let arrived = arrived
         let id = "cmpl-\(UUID().uuidString.lowercased())"
         let body = ResponseBody { writer in
+            let generation = metrics.begin(model: request.model, began: arrived)
+            var completed = false
+            defer { metrics.end(generation, completed: completed) }
             try await plan.waitForFirstToken()
             for index in 0..<plan.completionTokens {
                 if index > 0, let delay = plan.interTokenDelay { try await Task.sleep(for: delay) }
                 if let die = plan.dieAfterTokens, index >= die { throw EngineDied() }
+                metrics.produced(generation)
                 try await writer.write(event(SimulatedResponses.chunk(request, id: id, text: SimulatedText.token(index), finishReason: nil)))
             }
             try await writer.write(event(SimulatedResponses.chunk(request, id: id, text: nil, finishReason: plan.finishReason)))
@@ -67,6 +77,7 @@ struct SimulatedStream: Sendable {
                 try await writer.write(event(last))
             }
             try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            completed = true
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)

@@ -10,7 +10,7 @@ import ServiceLifecycle
 struct AirlockAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock-agent", abstract: "Airlock's node agent for a GPU host.",
-        subcommands: [Enroll.self, Run.self])
+        subcommands: [Enroll.self, Run.self, Maintenance.self])
 }
 
 struct StateOptions: ParsableArguments {
@@ -34,6 +34,41 @@ struct Enroll: AsyncParsableCommand {
             print("enrolled as node \(identity.nodeName) (\(identity.nodeID)); state in \(state.stateDir)")
         } catch let error as AgentError {
             throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Maintenance: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Announce this host's maintenance (the node is drained) or end it (work resumes).",
+        subcommands: [Start.self, End.self])
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Drain this node for maintenance; the running agent tells the appliance within a second.")
+        @OptionGroup var state: StateOptions
+        @Option(help: "Why, one line (shown in the appliance's log).") var reason: String
+        @Option(help: "Seconds until the host goes away (told to the appliance).") var inSeconds: UInt32 = 0
+
+        func run() throws {
+            let startsAt = Int64(Date().timeIntervalSince1970) + Int64(inSeconds)
+            do {
+                try MaintenanceNotice.announce(MaintenanceNotice(reason: reason, startsAt: startsAt),
+                                               in: AgentState(directory: state.stateDir))
+            } catch let error as AgentError {
+                throw ValidationError(error.description)
+            }
+            print("maintenance announced; the node takes no new work once the agent has told the appliance")
+        }
+    }
+
+    struct End: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End the maintenance: the node takes work again.")
+        @OptionGroup var state: StateOptions
+
+        func run() throws {
+            let ended = try MaintenanceNotice.end(in: AgentState(directory: state.stateDir))
+            print(ended ? "maintenance ended" : "no maintenance was announced")
         }
     }
 }

@@ -20,7 +20,7 @@ import openai
 from appliance import Agent, Appliance, Engine
 
 MODELS = ["m-basic", "m-dead", "m-failover", "m-midstream", "m-drain", "m-org", "m-private", "m-refused", "m-affinity",
-          "m-bluegreen", "m-zone"]
+          "m-bluegreen", "m-zone", "m-maintenance"]
 
 
 class NodesTest(unittest.TestCase):
@@ -288,6 +288,35 @@ class NodesTest(unittest.TestCase):
             self.assertIn(self.served_by(request_id), {node.name for node in green})
         print(f"\n  blue/green under load: {len(outcomes)} requests, none lost; "
               f"{len(late)} after the drain, all on green", flush=True)
+
+    def test_host_maintenance_and_agent_shutdown_drain_the_node(self):
+        engines = [self.engine("--model", "m-maintenance") for _ in range(2)]
+        host = self.node("maint-host", engines[0], "m-maintenance", drain_seconds=3)
+        other = self.node("maint-other", engines[1], "m-maintenance")
+        agent = os.path.join(os.environ.get("AIRLOCK_BIN", ""), "airlock-agent")
+        since = self.app.log_offset()
+        started = subprocess.run([agent, "maintenance", "start", "--state-dir", host.state, "--reason", "firmware update",
+                                  "--in-seconds", "300"], capture_output=True, text=True)
+        self.assertEqual(started.returncode, 0, started.stderr)
+        self.app.wait_for_log(f"node={host.name} ", "maintenance in ", "firmware update", "node draining", since=since, timeout=10)
+        for i in range(4):
+            self.assertEqual(self.served_by(self.chat("m-maintenance", f"during {i}")._request_id), other.name)
+        since = self.app.log_offset()
+        ended = subprocess.run([agent, "maintenance", "end", "--state-dir", host.state], capture_output=True, text=True)
+        self.assertEqual(ended.returncode, 0, ended.stderr)
+        self.app.wait_for_log(f"node={host.name} ", "maintenance over", "node active", since=since, timeout=10)
+        # A bad reason is refused on the host and changes nothing.
+        refused = subprocess.run([agent, "maintenance", "start", "--state-dir", host.state, "--reason", "x" * 300],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(refused.returncode, 0)
+        self.assertIn("1 to 200 characters", refused.stderr)
+        # SIGTERM: the agent says it is going, the node drains at once, and after --drain-seconds
+        # the agent hangs up and the node is dead.
+        since = self.app.log_offset()
+        host.stop(signal.SIGTERM)
+        self.app.wait_for_log(f"node={host.name} ", "agent shutting down", "node draining", since=since, timeout=10)
+        self.app.wait_for_log(f"node={host.name} ", "connection lost", "node dead", since=since, timeout=15)
+        self.assertEqual(host.process.returncode, 0)
 
     # --- org-owned nodes ------------------------------------------------------------------------------
 

@@ -132,6 +132,14 @@ public nonisolated struct Airlock_Node_V1_AgentMessage: Sendable {
     set {body = .commandResult(newValue)}
   }
 
+  public var maintenanceOver: Airlock_Node_V1_MaintenanceOver {
+    get {
+      if case .maintenanceOver(let v)? = body {return v}
+      return Airlock_Node_V1_MaintenanceOver()
+    }
+    set {body = .maintenanceOver(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -141,6 +149,7 @@ public nonisolated struct Airlock_Node_V1_AgentMessage: Sendable {
     case maintenanceWarning(Airlock_Node_V1_MaintenanceWarning)
     case shuttingDown(Airlock_Node_V1_ShuttingDown)
     case commandResult(Airlock_Node_V1_CommandResult)
+    case maintenanceOver(Airlock_Node_V1_MaintenanceOver)
 
   }
 
@@ -301,6 +310,18 @@ public nonisolated struct Airlock_Node_V1_MaintenanceWarning: Sendable {
   public var secondsUntil: UInt32 = 0
 
   public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The maintenance announced by MaintenanceWarning is over (or was called off): the registry
+/// lifts the drain that warning started. Other drains (operator, health) are not touched.
+public nonisolated struct Airlock_Node_V1_MaintenanceOver: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -477,7 +498,7 @@ nonisolated extension Airlock_Node_V1_EngineState: SwiftProtobuf._ProtoNameProvi
 
 nonisolated extension Airlock_Node_V1_AgentMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AgentMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}heartbeat\0\u{1}metrics\0\u{3}maintenance_warning\0\u{3}shutting_down\0\u{3}command_result\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}register\0\u{1}heartbeat\0\u{1}metrics\0\u{3}maintenance_warning\0\u{3}shutting_down\0\u{3}command_result\0\u{3}maintenance_over\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -563,6 +584,19 @@ nonisolated extension Airlock_Node_V1_AgentMessage: SwiftProtobuf.Message, Swift
           self.body = .commandResult(v)
         }
       }()
+      case 7: try {
+        var v: Airlock_Node_V1_MaintenanceOver?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .maintenanceOver(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .maintenanceOver(v)
+        }
+      }()
       default: break
       }
     }
@@ -597,6 +631,10 @@ nonisolated extension Airlock_Node_V1_AgentMessage: SwiftProtobuf.Message, Swift
     case .commandResult?: try {
       guard case .commandResult(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .maintenanceOver?: try {
+      guard case .maintenanceOver(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     }()
     case nil: break
     }
@@ -903,6 +941,25 @@ nonisolated extension Airlock_Node_V1_MaintenanceWarning: SwiftProtobuf.Message,
   public static func ==(lhs: Airlock_Node_V1_MaintenanceWarning, rhs: Airlock_Node_V1_MaintenanceWarning) -> Bool {
     if lhs.secondsUntil != rhs.secondsUntil {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Airlock_Node_V1_MaintenanceOver: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MaintenanceOver"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Airlock_Node_V1_MaintenanceOver, rhs: Airlock_Node_V1_MaintenanceOver) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
