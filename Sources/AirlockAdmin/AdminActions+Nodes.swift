@@ -130,6 +130,19 @@ extension AdminActions {
         }
     }
 
+    /// Asks the node's agent to restart its engine (to load new weights, a new engine build)
+    /// without losing a request: the agent drains the node, waits for the engine to be idle,
+    /// restarts it and takes work again once it is healthy. Only an agent that supervises its
+    /// engine (`--engine-command`) can; it reports the outcome in the daemon's log.
+    public func requestEngineReload(_ reference: String, by actor: AdminActor) async throws -> Node {
+        try await changeNode(reference, action: "node.reload", by: actor) { node in
+            guard node.enrolment == .enrolled else {
+                throw AirlockError.invalidArgument("node \(node.name) is \(node.enrolment.rawValue): only an enrolled node can reload")
+            }
+            node.reloadRequests += 1
+        }
+    }
+
     private func changeNode(_ reference: String, action: String, by actor: AdminActor,
                             _ change: @escaping @Sendable (inout Node) throws -> Void) async throws -> Node {
         try await store.write { tx in

@@ -18,6 +18,11 @@ public struct AgentSettings: Sendable {
     public var zone: String
     public var gpus: GPUProbe
     public var version = "0.1.0"
+    /// The engine this agent starts and restarts (`--engine-command`); nil: it runs on its own,
+    /// and the agent cannot reload it.
+    public var engine: EngineSupervisor?
+    /// How long in-flight work may take to finish when the node drains (SIGTERM, engine reload).
+    public var drain: Duration = .seconds(10)
 
     public init(state: AgentState, controlHost: String, controlPort: Int, engineURL: String, models: [String],
                 capacityTokensPerSecond: UInt64, zone: String, gpus: GPUProbe = GPUProbe()) {
@@ -39,13 +44,15 @@ public struct AgentSettings: Sendable {
 public final class AgentSession: Sendable {
     let settings: AgentSettings
     let logger: Logger
-    private let outbox = Mutex<[Airlock_Node_V1_AgentMessage]>([])
+    let outbox = Mutex<[Airlock_Node_V1_AgentMessage]>([])
     private let stopping = Atomic<Bool>(false)
+    /// An engine reload is under way: the node is announced as under maintenance until it ends.
+    let reloading = Atomic<Bool>(false)
     /// Seconds between heartbeats and between metrics reports: the control plane's `Registered`
     /// answer sets them; these are the protocol's defaults until it has.
     private let heartbeatSeconds = Atomic<UInt32>(5)
     private let metricsSeconds = Atomic<UInt32>(15)
-    private let engineClient: HTTPClient
+    let engineClient: HTTPClient
 
     public init(settings: AgentSettings, logger: Logger) {
         self.settings = settings
@@ -138,6 +145,7 @@ public final class AgentSession: Sendable {
                 try await writer.write(message)
             }
             let notice = MaintenanceNotice.current(in: settings.state)
+                ?? (reloading.load(ordering: .relaxed) ? MaintenanceNotice(reason: "engine reload", startsAt: 0) : nil)
             if notice != announced, let message = maintenanceMessage(notice) {
                 try await writer.write(message)
                 announced = notice
@@ -225,31 +233,39 @@ public final class AgentSession: Sendable {
         case let .command(command)?:
             let description: String
             switch command.action {
-            case let .drain(drain)?: description = "drain (\(drain.reason)): the control plane sends no new work"
+            case let .drain(drain)?: description = "drain (\(drain.reason.prefix(200))): the control plane sends no new work"
             case .resume?: description = "resume: the control plane sends work again"
-            case let .reloadModel(reload)?: description = "reload model \(reload.model): not supported by this agent yet"
+            case .reloadModel?:
+                logger.notice("command from the control plane", metadata: ["command": "reload the engine"])
+                Task { await self.reloadEngine(commandID: command.commandID) }
+                return
             case nil: description = "unknown command"
             }
             logger.notice("command from the control plane", metadata: ["command": "\(description)"])
-            var result = Airlock_Node_V1_CommandResult()
-            result.commandID = command.commandID
-            result.ok = command.action.map { if case .reloadModel = $0 { false } else { true } } ?? false
-            result.message = description
-            var reply = Airlock_Node_V1_AgentMessage()
-            reply.commandResult = result
-            outbox.withLock { $0.append(reply) }
+            reply(command.commandID, ok: command.action != nil, description)
         case nil:
             break
         }
     }
 
-    private func engineHealthy() async -> Bool {
+    /// The engine's `/health` answers 2xx (vLLM, SGLang, llama.cpp's `llama-server`). An engine
+    /// without that route (404: llama-cpp-python's server) is judged by `/v1/models`, which every
+    /// OpenAI-compatible engine serves once its model is loaded.
+    func engineHealthy() async -> Bool {
+        switch await status(of: "/health") {
+        case 404?: return await status(of: "/v1/models").map { (200..<300).contains($0) } ?? false
+        case let code?: return (200..<300).contains(code)
+        case nil: return false
+        }
+    }
+
+    private func status(of path: String) async -> UInt? {
         do {
-            let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + "/health"), timeout: .seconds(2))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            return (200..<300).contains(response.status.code)
+            let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + path), timeout: .seconds(2))
+            _ = try? await response.body.collect(upTo: 1024 * 1024)
+            return response.status.code
         } catch {
-            return false
+            return nil
         }
     }
 }

@@ -79,7 +79,7 @@ public actor EngineSupervisor {
     public private(set) var restarts = 0
     public private(set) var lastExit: Exit?
 
-    private enum Phase { case idle, supervising, stopping, stopped }
+    private enum Phase { case idle, supervising, restarting, stopping, stopped }
     private var phase = Phase.idle
     private var loop: Task<Void, Never>?
     private var child: pid_t?
@@ -114,11 +114,36 @@ public actor EngineSupervisor {
         case .stopping:
             await loop?.value
             return
+        case .restarting:
+            // The restart in progress sees this and does not start the engine again.
+            phase = .stopping
+            await loop?.value
+            phase = .stopped
+            set(.stopped)
+            return
         case .stopped:
             return
         case .supervising:
             phase = .stopping
         }
+        await endRun(grace: grace)
+        phase = .stopped
+        set(.stopped)
+    }
+
+    /// An engine reload: the running engine is stopped as `stop` does, then started again at
+    /// once — not after a backoff, and not counted as a failure. Does nothing unless supervising.
+    public func restart(grace: Duration = .seconds(10)) async {
+        guard phase == .supervising else { return }
+        phase = .restarting
+        await endRun(grace: grace)
+        guard phase == .restarting else { return }  // a stop() meanwhile wins
+        phase = .supervising
+        loop = Task { await self.supervise() }
+    }
+
+    /// Ends the supervision loop and the engine's process group: SIGTERM, SIGKILL after `grace`.
+    private func endRun(grace: Duration) async {
         // Wakes a backoff sleep; waiting for an exit does not heed cancellation.
         loop?.cancel()
         var escalation: Task<Void, Never>?
@@ -134,8 +159,6 @@ public actor EngineSupervisor {
         await loop?.value
         escalation?.cancel()
         loop = nil
-        phase = .stopped
-        set(.stopped)
     }
 
     /// The current state, then each change; finishes once stopped. Keeps the newest few if the

@@ -3,6 +3,7 @@ import AirlockCore
 import AirlockNodeProtocol
 import AirlockScheduler
 import Logging
+import Synchronization
 
 /// Keeps the registry true to the node rows and the model catalog, which the CLI (another
 /// process) changes: every second it applies revocations (the node leaves the registry and its
@@ -16,6 +17,9 @@ public final class NodeReconciler: Sendable {
     let registry: NodeRegistry
     let connections: NodeConnections
     let logger: Logger
+    /// The reload count last acted on per node; nil until the first pass records every row's,
+    /// so that a daemon restart does not replay old requests.
+    private let seenReloads = Mutex<[String: Int64]?>(nil)
 
     public init(admin: AdminActions, catalog: @escaping @Sendable () async throws -> Set<String>, registry: NodeRegistry,
                 connections: NodeConnections, logger: Logger) {
@@ -24,6 +28,13 @@ public final class NodeReconciler: Sendable {
         self.registry = registry
         self.connections = connections
         self.logger = logger
+    }
+
+    /// Records the reload requests already in the rows before the first pass, so that those
+    /// made before this daemon started are not replayed and those made after are not missed.
+    public func prime() async throws {
+        let rows = try await admin.listNodes()
+        seenReloads.withLock { $0 = Dictionary(uniqueKeysWithValues: rows.map { ($0.id.rawValue, $0.reloadRequests) }) }
     }
 
     /// One pass; the daemon calls it every second.
@@ -38,6 +49,9 @@ public final class NodeReconciler: Sendable {
             logger.error("could not read node rows", metadata: ["error": "\(error)"])
             return
         }
+        seenReloads.withLock { seen in
+            if seen == nil { seen = rows.mapValues(\.reloadRequests) }
+        }
         // Only enrolled nodes are judged by their rows: the development `[[engines]]` nodes
         // (`static:<name>`) have no row and are the daemon's own.
         for node in registry.nodes where NodeID(rawValue: node.id) != nil {
@@ -47,6 +61,7 @@ public final class NodeReconciler: Sendable {
                 continue
             }
             registry.restrict(node.id, to: models)
+            reloadIfAsked(node, row)
             guard node.drainReasons.contains(.operatorRequest) != row.draining else { continue }
             registry.setDrain(node.id, .operatorRequest, row.draining, note: row.draining ? "operator drain" : "operator resume")
             if row.draining {
@@ -57,5 +72,14 @@ public final class NodeReconciler: Sendable {
                 connections.send(node.id, .resume(Airlock_Node_V1_Resume()))
             }
         }
+    }
+
+    /// Sends one `ReloadModel` per new request; a node whose stream is down gets it when it
+    /// connects again (asking again while one is pending sends one, not two).
+    private func reloadIfAsked(_ node: LiveNode, _ row: Node) {
+        let previous = seenReloads.withLock { $0?[node.id] } ?? 0
+        guard row.reloadRequests > previous, connections.send(node.id, .reloadModel(Airlock_Node_V1_ReloadModel())) else { return }
+        seenReloads.withLock { $0?[node.id] = row.reloadRequests }
+        logger.notice("engine reload sent to the node's agent", metadata: ["node": "\(node.name)"])
     }
 }

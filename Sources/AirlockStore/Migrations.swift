@@ -14,6 +14,7 @@ enum Migrations {
         migrator.registerMigration("007_catalog_generation", migrate: addCatalogGeneration)
         migrator.registerMigration("008_ledger_failover", migrate: addLedgerFailover)
         migrator.registerMigration("009_environment_zone", migrate: addEnvironmentZone)
+        migrator.registerMigration("010_node_reload", migrate: addNodeReload)
         return migrator
     }
 
@@ -246,6 +247,12 @@ enum Migrations {
     /// bumps the tenancy generation, so daemons pick a change up within a second.
     private static func addEnvironmentZone(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE environments ADD COLUMN zone TEXT")
+    }
+
+    /// The operator's engine-reload requests per node, counted: the daemon compares the count
+    /// with the last it saw, so a request made from another process reaches it within a second.
+    private static func addNodeReload(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE nodes ADD COLUMN reload_requests INTEGER NOT NULL DEFAULT 0 CHECK (reload_requests >= 0)")
     }
 
     /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —

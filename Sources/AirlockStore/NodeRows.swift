@@ -20,7 +20,8 @@ extension Node {
         self.init(
             id: NodeID(unchecked: row["id"]), name: row["name"], orgID: (row["org_id"] as String?).map(OrgID.init(unchecked:)),
             zone: row["zone"], enrolment: enrolment, draining: row["draining"], createdAt: UnixMillis(row["created_at"] as Int64),
-            enrolledAt: (row["enrolled_at"] as Int64?).map(UnixMillis.init), certificateSHA256: row["certificate_sha256"])
+            enrolledAt: (row["enrolled_at"] as Int64?).map(UnixMillis.init), certificateSHA256: row["certificate_sha256"],
+            reloadRequests: row["reload_requests"])
     }
 }
 
@@ -77,12 +78,14 @@ extension TenancyWriter {
         try db.execute(
             sql: """
                 UPDATE nodes SET status = ?1, zone = ?2, draining = ?3, enrolled_at = ?4, certificate_sha256 = ?5,
+                    reload_requests = ?7,
                     enrol_token_hash = CASE WHEN ?1 = 'pending' THEN enrol_token_hash END,
                     enrol_expires_at = CASE WHEN ?1 = 'pending' THEN enrol_expires_at END
                 WHERE id = ?6
                 """,
             arguments: [
                 node.enrolment.rawValue, node.zone, node.draining, node.enrolledAt?.value, node.certificateSHA256, node.id.rawValue,
+                node.reloadRequests,
             ])
     }
 }

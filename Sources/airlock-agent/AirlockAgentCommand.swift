@@ -82,7 +82,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "A model the engine serves (repeat for several).") var model: [String]
     @Option(help: "The engine's sustainable generation rate, tokens/s.") var capacity: UInt64 = 1_000
     @Option(help: "This host's zone (must match the node's enrolment if it named one).") var zone = ""
-    @Option(help: "Seconds to keep heartbeating after SIGTERM so in-flight requests finish.") var drainSeconds = 10
+    @Option(help: "Seconds in-flight requests get to finish when the node drains (SIGTERM, engine reload).") var drainSeconds = 10
     @Option(help: "Start and supervise the engine: the command line, split on spaces.") var engineCommand: String?
 
     func run() async throws {
@@ -92,15 +92,17 @@ struct Run: AsyncParsableCommand {
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--control must be host:port") }
         let stateDirectory = AgentState(directory: state.stateDir)
         guard stateDirectory.isEnrolled else { throw ValidationError("\(state.stateDir) holds no enrolment; run `airlock-agent enroll` first") }
-        let session = AgentSession(
-            settings: AgentSettings(state: stateDirectory, controlHost: String(parts[0]), controlPort: port, engineURL: engineURL,
-                                    models: model, capacityTokensPerSecond: capacity, zone: zone),
-            logger: logger)
         var supervisor: EngineSupervisor?
         if let engineCommand {
             let words = engineCommand.split(separator: " ").map(String.init)
-            supervisor = EngineSupervisor(executable: words[0], arguments: Array(words.dropFirst()), logger: logger)
+            guard let executable = words.first else { throw ValidationError("--engine-command is empty") }
+            supervisor = EngineSupervisor(executable: executable, arguments: Array(words.dropFirst()), logger: logger)
         }
+        var settings = AgentSettings(state: stateDirectory, controlHost: String(parts[0]), controlPort: port, engineURL: engineURL,
+                                     models: model, capacityTokensPerSecond: capacity, zone: zone)
+        settings.engine = supervisor
+        settings.drain = .seconds(drainSeconds)
+        let session = AgentSession(settings: settings, logger: logger)
         let agent = AgentService(session: session, supervisor: supervisor, drain: .seconds(drainSeconds), logger: logger)
         try await ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }

@@ -11,7 +11,7 @@ struct NodeCommand: AsyncParsableCommand {
             node is connected right now (active, dead) is known only to the running daemon and is \
             not shown here.
             """,
-        subcommands: [Enroll.self, List.self, Show.self, Drain.self, Resume.self, Revoke.self])
+        subcommands: [Enroll.self, List.self, Show.self, Drain.self, Resume.self, Reload.self, Revoke.self])
 
     static func show(_ nodes: [Node], json: Bool) {
         if json { return Output.json(nodes) }
@@ -117,6 +117,25 @@ struct NodeCommand: AsyncParsableCommand {
             try await runReportingErrors {
                 let resumed = try await global.admin().setNodeDraining(node, false, by: global.actor)
                 NodeCommand.showChange(resumed, "is no longer draining", json: global.json)
+            }
+        }
+    }
+
+    struct Reload: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Restart a node's engine without losing a request (drain, wait until idle, restart, resume).",
+            discussion: """
+                Only an agent that starts its engine (airlock-agent run --engine-command) can; the daemon logs \
+                the outcome ("node command result"). A node that is not connected when asked reloads when it \
+                connects again, unless the daemon restarts first.
+                """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Node id or name.") var node: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let asked = try await global.admin().requestEngineReload(node, by: global.actor)
+                NodeCommand.showChange(asked, "will reload its engine (the daemon tells its agent within a second)", json: global.json)
             }
         }
     }

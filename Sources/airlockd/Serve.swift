@@ -52,6 +52,7 @@ struct Serve: AsyncParsableCommand {
         let client = EngineClient.make(config.gateway)
         let certificate = try Self.certificate(config, logger: logger)
         let nodes = try NodePlane(config, store: store, hasher: hasher, logger: logger)
+        try await nodes.reconciler.prime()
         let statics = StaticEngines(config.engines, zone: config.gateway.zone, registry: nodes.registry)
         let gateway = Gateway(.init(
             resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,

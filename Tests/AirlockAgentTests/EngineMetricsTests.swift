@@ -254,8 +254,8 @@ struct SplitMix64 {
 @Suite(.enabled(if: SimulatorProcess.binary != nil, "airlock-sim is not built beside the tests"))
 struct EngineMetricsSimulatorTests {
     @Test func figuresFromTheSimulatorAfterRequests() async throws {
-        let sim = try SimulatorProcess(["--model", "sim-small", "--model", "sim \"quoted\" model", "--tokens-per-second", "0"])
-        defer { sim.stop() }
+        let sim = try await SimulatorProcess.start(["--model", "sim-small", "--model", "sim \"quoted\" model", "--tokens-per-second", "0"])
+        defer { sim.stop() }  // a signal, not a wait: the process is reaped by Foundation
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
         var sampler = EngineMetricsSampler()
@@ -278,8 +278,8 @@ struct EngineMetricsSimulatorTests {
     }
 
     @Test func tokensAreCountedWhileARequestGenerates() async throws {
-        let sim = try SimulatorProcess(["--tokens-per-second", "20"])
-        defer { sim.stop() }
+        let sim = try await SimulatorProcess.start(["--tokens-per-second", "20"])
+        defer { sim.stop() }  // a signal, not a wait: the process is reaped by Foundation
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
         // 40 tokens at 20 per second, not streamed: the counter moves before the answer.
@@ -298,8 +298,8 @@ struct EngineMetricsSimulatorTests {
     }
 
     @Test func aMissingEndpointOrAnEngineThatIsDownGivesNothing() async throws {
-        let sim = try SimulatorProcess([])
-        defer { sim.stop() }
+        let sim = try await SimulatorProcess.start([])
+        defer { sim.stop() }  // a signal, not a wait: the process is reaped by Foundation
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
         #expect(await EngineMetrics.scrape(client, engineURL: sim.url + "/v1") == nil) // 404
@@ -319,7 +319,18 @@ final class SimulatorProcess: Sendable {
     let process: Process
     let url: String
 
-    init(_ arguments: [String]) throws {
+    /// Starts the simulator and reads its port. The reads block, so they run on a Dispatch
+    /// thread: blocking one of the cooperative pool's few threads (two on a 2-core machine)
+    /// stalls every other test's tasks meanwhile.
+    static func start(_ arguments: [String]) async throws -> SimulatorProcess {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try SimulatorProcess(arguments) })
+            }
+        }
+    }
+
+    private init(_ arguments: [String]) throws {
         guard let binary = Self.binary else { throw SimulatorDidNotStart(printed: "") }
         let process = Process()
         process.executableURL = binary
@@ -357,6 +368,5 @@ final class SimulatorProcess: Sendable {
 
     func stop() {
         process.terminate()
-        process.waitUntilExit()
     }
 }

@@ -211,6 +211,7 @@ func expectGone(_ pid: Int32, within limit: Duration = .seconds(30), sourceLocat
         if !isRunning(pid) { return }
         try await Task.sleep(for: .milliseconds(10))
     }
+    if !isRunning(pid) { return }
     Issue.record("process \(pid) still runs", sourceLocation: sourceLocation)
 }
 

@@ -79,7 +79,7 @@ import Testing
             dir.path, "--json", "node", "enroll", "gpu-2", "--org", "acme", "--zone", "z2", "--valid-for", "30m"))
         #expect(Set(issued.keys) == ["node", "token", "expires_at"])
         let node = try #require(issued["node"] as? [String: Any])
-        #expect(Set(node.keys) == ["id", "name", "org_id", "zone", "enrolment", "draining", "created_at"])
+        #expect(Set(node.keys) == ["id", "name", "org_id", "zone", "enrolment", "draining", "created_at", "reload_requests"])
         #expect(node["name"] as? String == "gpu-2" && node["zone"] as? String == "z2")
         #expect(node["org_id"] as? String == acme["id"] as? String)
         #expect(node["enrolment"] as? String == "pending" && node["draining"] as? Bool == false)

@@ -1,12 +1,14 @@
 import AirlockAdmin
 import AirlockCore
 import AirlockIdentity
-import AirlockNodeControl
+import AirlockNodeProtocol
 import AirlockScheduler
 import AirlockStore
 import AirlockTestSupport
 import Logging
 import Testing
+
+@testable import AirlockNodeControl
 
 /// The reconciler against a real SQLite store: node rows and the catalog, changed through the
 /// admin actions as the CLI changes them, reach the registry within one pass.
@@ -16,6 +18,7 @@ import Testing
     let admin: AdminActions
     let registry: NodeRegistry
     let reconciler: NodeReconciler
+    let connections = NodeConnections()
     let actor = AdminActor("test:admin")
 
     init() throws {
@@ -25,7 +28,7 @@ import Testing
         let clock = clock
         registry = NodeRegistry(clock: { clock.now.value })
         reconciler = NodeReconciler(admin: admin, catalog: { Set(try await admin.listModels().map(\.name)) }, registry: registry,
-                                    connections: NodeConnections(), logger: Logger(label: "test"))
+                                    connections: connections, logger: Logger(label: "test"))
         self.admin = admin
     }
 
@@ -85,5 +88,30 @@ import Testing
         let org = OrgID.generate()
         #expect(registry.placement.models(for: org) == ["m", "n"])
         #expect(registry.placement.serves("m", for: org))
+    }
+
+    @Test func anEngineReloadReachesAConnectedAgentOnceAndOldRequestsAreNotReplayed() async throws {
+        _ = try await admin.addModel(name: "m", by: actor)
+        let node = try await enrolled("gpu-a", models: ["m"])
+        _ = try await admin.requestEngineReload("gpu-a", by: actor)  // before this daemon started
+        try await reconciler.prime()
+        let (_, stream) = connections.open(node.id)
+        _ = try await admin.requestEngineReload("gpu-a", by: actor)  // before its first pass
+        await reconciler.reconcile()
+        await reconciler.reconcile()
+        connections.close(node.id, reason: "test over")
+        var reloads = 0
+        for await item in stream {
+            if case let .success(message) = item, case .reloadModel? = message.command.action { reloads += 1 }
+        }
+        #expect(reloads == 1)
+    }
+
+    @Test func onlyAnEnrolledNodeCanBeAskedToReload() async throws {
+        let pending = try await admin.enrollNode(name: "gpu-p", org: nil, zone: nil, by: actor)
+        await #expect(throws: AirlockError.self) { try await admin.requestEngineReload("gpu-p", by: actor) }
+        _ = try await admin.revokeNode(pending.node.id.rawValue, by: actor)
+        await #expect(throws: AirlockError.self) { try await admin.requestEngineReload("gpu-p", by: actor) }
+        #expect(try await admin.node("gpu-p").reloadRequests == 0)
     }
 }

@@ -175,8 +175,9 @@ class Agent:
                                "--appliance", f"https://localhost:{self.app.port}", "--appliance-ca", self.app.ca_file,
                                "--token", token], capture_output=True, text=True, timeout=60)
 
-    def run(self, engine, *models, capacity=1000, drain_seconds=2, wait="node active"):
-        """Starts the agent; waits for the daemon to log `wait` for this node (None: no wait)."""
+    def run(self, engine, *models, capacity=1000, drain_seconds=2, wait="node active", engine_command=None):
+        """Starts the agent; waits for the daemon to log `wait` for this node (None: no wait).
+        `engine_command`: the agent starts and supervises the engine itself."""
         since = self.app.log_offset()
         self.log = open(self.log_path, "a")
         command = [os.path.join(BIN, "airlock-agent"), "run", "--state-dir", self.state,
@@ -186,6 +187,8 @@ class Agent:
             command += ["--model", model]
         if self.zone:
             command += ["--zone", self.zone]
+        if engine_command:
+            command += ["--engine-command", engine_command]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT)
         if wait:
             self.app.wait_for_log(f"node={self.name} ", wait, since=since)

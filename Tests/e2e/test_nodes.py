@@ -17,10 +17,10 @@ import warnings
 
 import openai
 
-from appliance import Agent, Appliance, Engine
+from appliance import BIN, Agent, Appliance, Engine, free_port
 
 MODELS = ["m-basic", "m-dead", "m-failover", "m-midstream", "m-drain", "m-org", "m-private", "m-refused", "m-affinity",
-          "m-bluegreen", "m-zone", "m-maintenance"]
+          "m-bluegreen", "m-zone", "m-maintenance", "m-reload"]
 
 
 class NodesTest(unittest.TestCase):
@@ -317,6 +317,50 @@ class NodesTest(unittest.TestCase):
         self.app.wait_for_log(f"node={host.name} ", "agent shutting down", "node draining", since=since, timeout=10)
         self.app.wait_for_log(f"node={host.name} ", "connection lost", "node dead", since=since, timeout=15)
         self.assertEqual(host.process.returncode, 0)
+
+    def test_an_engine_reload_restarts_a_supervised_engine_without_losing_a_request(self):
+        port = free_port()
+        supervised = type("SupervisedEngine", (), {"url": f"http://127.0.0.1:{port}"})()
+        sim = f"{os.path.join(BIN, 'airlock-sim')} --port {port} --model m-reload --tokens-per-second 100"
+        reloaded = self.node("reload-supervised", supervised, "m-reload", drain_seconds=5, engine_command=sim)
+        plain = self.node("reload-plain", self.engine("--model", "m-reload"), "m-reload")
+        failures, served, stop = [], [], threading.Event()
+
+        def caller():
+            while not stop.is_set():
+                try:
+                    served.append(self.served_by(self.chat("m-reload", "keep going", max_tokens=20)._request_id))
+                except Exception as error:
+                    failures.append(repr(error))
+
+        worker = threading.Thread(target=caller)
+        worker.start()
+        try:
+            since = self.app.log_offset()
+            self.app.cli("node", "reload", reloaded.name)
+            self.app.wait_for_log(f"node={reloaded.name} ", "engine reload sent", since=since, timeout=10)
+            self.app.wait_for_log(f"node={reloaded.name} ", "maintenance in 0 s: engine reload", "node draining", since=since, timeout=10)
+            result = self.app.wait_for_log(f"node={reloaded.name} ", "node command result", since=since, timeout=60)
+            self.assertIn("ok=true", result)
+            self.assertIn("engine restarted and healthy", result)
+            self.app.wait_for_log(f"node={reloaded.name} ", "maintenance over", "node active", since=since, timeout=15)
+            during = len(served)
+            time.sleep(1)
+        finally:
+            stop.set()
+            worker.join(timeout=30)
+        self.assertEqual(failures, [])
+        self.assertGreater(len(served), during)
+        # The reloaded engine serves again: with the other node drained, it takes the request.
+        since = self.app.log_offset()
+        self.app.cli("node", "drain", plain.name)
+        self.app.wait_for_log(f"node={plain.name} ", "node draining", since=since, timeout=10)
+        self.assertEqual(self.served_by(self.chat("m-reload", "after the reload")._request_id), reloaded.name)
+        self.app.cli("node", "resume", plain.name)
+        # An agent that does not start its engine says it cannot.
+        since = self.app.log_offset()
+        self.app.cli("node", "reload", plain.name)
+        self.app.wait_for_log(f"node={plain.name} ", "node command result", "--engine-command", "ok=false", since=since, timeout=10)
 
     # --- org-owned nodes ------------------------------------------------------------------------------
 

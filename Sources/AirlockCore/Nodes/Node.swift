@@ -29,9 +29,12 @@ public struct Node: Codable, Sendable, Equatable {
     public var enrolledAt: UnixMillis?
     /// SHA-256 (hex) of the certificate issued at enrolment: the only one this node may use.
     public var certificateSHA256: String?
+    /// How many engine reloads the operator has asked for (`airlock node reload`): the daemon
+    /// sends one `ReloadModel` command each time this grows while the node is connected.
+    public var reloadRequests: Int64
 
     public init(id: NodeID, name: String, orgID: OrgID?, zone: String?, enrolment: NodeEnrolment, draining: Bool,
-                createdAt: UnixMillis, enrolledAt: UnixMillis? = nil, certificateSHA256: String? = nil) {
+                createdAt: UnixMillis, enrolledAt: UnixMillis? = nil, certificateSHA256: String? = nil, reloadRequests: Int64 = 0) {
         self.id = id
         self.name = name
         self.orgID = orgID
@@ -41,5 +44,6 @@ public struct Node: Codable, Sendable, Equatable {
         self.createdAt = createdAt
         self.enrolledAt = enrolledAt
         self.certificateSHA256 = certificateSHA256
+        self.reloadRequests = reloadRequests
     }
 }
