@@ -224,8 +224,9 @@ let package = Package(
         .testTarget(name: "AirlockSchedulerTests", dependencies: ["AirlockScheduler", "AirlockTestSupport"]),
         .testTarget(
             name: "AirlockNodeControlTests",
-            dependencies: ["AirlockNodeControl", "AirlockAdmin", "AirlockIdentity", "AirlockScheduler", "AirlockStore", "AirlockTestSupport",
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: ["AirlockNodeControl", "AirlockAdmin", "AirlockCertificates", "AirlockIdentity", "AirlockScheduler", "AirlockStore",
+                           "AirlockTestSupport", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "X509", package: "swift-certificates")]
         ),
         .testTarget(
             name: "AirlockAgentTests", dependencies: ["AirlockAgent", "AirlockTestSupport"], resources: [.copy("Fixtures")]

@@ -130,8 +130,8 @@ class NodesTest(unittest.TestCase):
             frozen.process.send_signal(signal.SIGCONT)
         print(f"\n  node dead after its agent was killed: {took_killed:.1f} s; frozen: {took_frozen:.1f} s", flush=True)
         self.assertLess(took_killed, 5)
-        # Heartbeats every 5 s, dead after 15 s without one, swept every second.
-        self.assertLessEqual(took_frozen, 16.5)
+        # Heartbeats every 5 s, dead after 15 s without one, swept every second (and a loaded machine).
+        self.assertLessEqual(took_frozen, 17.5)
         before = [engines[0].requests_received(), engines[1].requests_received()]
         for i in range(8):
             self.assertEqual(self.served_by(self.chat("m-dead", f"after {i}")._request_id), survivor.name)
