@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "airlock-bench", targets: ["airlock-bench"]),
         .executable(name: "airlock-sim", targets: ["airlock-sim"]),
         .executable(name: "airlock-agent", targets: ["airlock-agent"]),
+        .executable(name: "airlock-vendor", targets: ["airlock-vendor"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -69,8 +70,11 @@ let package = Package(
         // The service layer behind every admin action; CLI, admin API and dashboard call it.
         .target(
             name: "AirlockAdmin",
-            dependencies: ["AirlockCore", "AirlockStore", "AirlockIdentity"]
+            dependencies: ["AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockLicensing"]
         ),
+        // Licences, offline activation and the appliance identity (issue E): signed files only,
+        // no network, no storage but files in the data dir.
+        .target(name: "AirlockLicensing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         // The appliance's TLS identity: the self-signed certificate made on first boot, or the
         // customer's; fingerprints for operators.
         .target(
@@ -190,7 +194,18 @@ let package = Package(
                 "AirlockStore",
                 "AirlockIdentity",
                 "AirlockAdmin",
+                "AirlockLicensing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The vendor's side of licensing (issue licences, activate requests). Never ships on the
+        // appliance; it shares only the file format with it.
+        .executableTarget(
+            name: "airlock-vendor",
+            dependencies: [
+                "AirlockLicensing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -212,6 +227,8 @@ let package = Package(
             path: "Tests/AirlockTestSupport"
         ),
         .testTarget(name: "AirlockCoreTests", dependencies: ["AirlockCore", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockLicensingTests", dependencies: ["AirlockLicensing", "AirlockTestSupport",
+                                                                 .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AirlockStoreTests", dependencies: ["AirlockStore", "AirlockTestSupport"]),
         .testTarget(name: "CLMDBTests", dependencies: ["CLMDB", "AirlockTestSupport"]),
         .testTarget(name: "AirlockCountersTests", dependencies: ["AirlockCounters", "AirlockTestSupport"]),
@@ -250,7 +267,7 @@ let package = Package(
         .testTarget(
             name: "AirlockCLITests",
             dependencies: [
-                "airlock", "airlockd", "airlock-bench", "airlock-sim", "airlock-agent", "AirlockStore", "AirlockTestSupport",
+                "airlock", "airlockd", "airlock-bench", "airlock-sim", "airlock-agent", "airlock-vendor", "AirlockStore", "AirlockTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

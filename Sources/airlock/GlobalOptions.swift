@@ -1,6 +1,7 @@
 import AirlockAdmin
 import AirlockCore
 import AirlockIdentity
+import AirlockLicensing
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -22,6 +23,14 @@ struct GlobalOptions: ParsableArguments {
         let store = try Store(dataDirectory: config.dataDir, create: false)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
         return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
+    }
+
+    /// The licence files in the data dir, judged with the built-in vendor keys and those the
+    /// config names, for this appliance's identity (made on first use).
+    func licenseState() throws -> LicenseState {
+        let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+        return LicenseState(dataDirectory: config.dataDir, keys: try VendorKeys.load(extraFiles: config.licenseVendorKeyFiles),
+                            identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir))
     }
 
     /// Chain verification and the audit trail: the database only, no secret needed.
@@ -50,6 +59,8 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch let error as AirlockError {
         throw CLIFailure(message: oneVisibleLine(error.description))
     } catch let error as ConfigError {
+        throw CLIFailure(message: oneVisibleLine(error.description))
+    } catch let error as LicensingError {
         throw CLIFailure(message: oneVisibleLine(error.description))
     }
 }

@@ -25,6 +25,8 @@ import Testing
             [agents]
             listen = "127.0.0.1:19443"
             hostnames = ["gpu-gw.example"]
+            [license]
+            vendor_key_files = ["/etc/airlock/dev-vendor.pub"]
             [keys]
             rotation_grace_seconds = 0
             [ledger]
@@ -40,6 +42,7 @@ import Testing
         #expect(config.apiListen == ListenAddress(host: "::1", port: 18443))
         #expect(config.agentListen.port == 19443)
         #expect(config.apiHostnames == ["api.example"] && config.agentHostnames == ["gpu-gw.example"])
+        #expect(config.licenseVendorKeyFiles == ["/etc/airlock/dev-vendor.pub"])
         #expect(config.keyRotationGraceSeconds == 0)
         #expect(config.ledgerBatchMaxRows == 64)
         #expect(config.limits.maxTokensPerRequest == 4096)
@@ -67,6 +70,8 @@ import Testing
         ("[agents]\nlisten = \":9443\"", "agents.listen", "missing host"),
         ("[api]\nhostnames = [\"a b\"]", "api.hostnames", "not a host name"),
         ("[agents]\nhostnames = [\"\"]", "agents.hostnames", "not a host name"),
+        ("[license]\nvendor_key_files = [\"dev.pub\"]", "license.vendor_key_files", "absolute path"),
+        ("[license]\nkeys = 1", "license.keys", "unknown key"),
     ])
     func rejectsBadInputNamingFileKeyAndReason(toml: String, key: String, reason: String) {
         #expect {

@@ -17,6 +17,8 @@ public struct AirlockConfig: Equatable, Sendable {
     /// Names agents use to reach this appliance on 9443 (beyond localhost and the host name): the
     /// 9443 certificate names them, and agents verify it.
     public var agentHostnames: [String] = []
+    /// Development vendor keys (trusted-keys lines), trusted beside the built-in production ones.
+    public var licenseVendorKeyFiles: [String] = []
     /// How long a rotated key's previous secret keeps working.
     public var keyRotationGraceSeconds: Int = 86_400
     /// Most ledger rows one group commit (one fsync) covers.
@@ -95,6 +97,13 @@ public struct AirlockConfig: Equatable, Sendable {
             agentListen = try Self.listen(&agents) ?? agentListen
             agentHostnames = try Self.hostnames(&agents)
             try agents.finish()
+        }
+        if var license = try root.section("license") {
+            licenseVendorKeyFiles = try license.strings("vendor_key_files") ?? []
+            for file in licenseVendorKeyFiles where !file.hasPrefix("/") {
+                throw license.error("vendor_key_files", "'\(file)' must be an absolute path")
+            }
+            try license.finish()
         }
         if var keys = try root.section("keys") {
             keyRotationGraceSeconds = try keys.int("rotation_grace_seconds", in: 0...(90 * 86_400)) ?? keyRotationGraceSeconds

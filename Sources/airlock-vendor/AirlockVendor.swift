@@ -1,0 +1,116 @@
+import AirlockLicensing
+import ArgumentParser
+import Crypto
+import Foundation
+
+/// `airlock-vendor`: the vendor's licensing tool. It holds the signing key, issues licences and
+/// answers appliances' activation requests — all as files carried across the air gap. It never
+/// ships on an appliance.
+@main
+struct AirlockVendor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "airlock-vendor", abstract: "Issue Airlock licences and activate appliances (vendor side).",
+        subcommands: [Keygen.self, Issue.self, Activate.self])
+}
+
+/// Reads the vendor signing key (base64 raw Ed25519, as `keygen` writes it).
+func signingKey(_ path: String) throws -> Curve25519.Signing.PrivateKey {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+          let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+          let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+    else { throw ValidationError("\(path) is not an airlock-vendor signing key") }
+    return key
+}
+
+/// `2027-01-31` (midnight UTC) or `2027-01-31T12:00:00Z`, as Unix seconds.
+func unixSeconds(_ text: String) throws -> Int64 {
+    let full = ISO8601DateFormatter()
+    let day = ISO8601DateFormatter()
+    day.formatOptions = [.withFullDate]
+    guard let date = full.date(from: text) ?? day.date(from: text) else {
+        throw ValidationError("'\(text)' is not a date (2027-01-31 or 2027-01-31T12:00:00Z)")
+    }
+    return Int64(date.timeIntervalSince1970)
+}
+
+func fail(_ error: Error) -> ValidationError { ValidationError("\(error)") }
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Make a signing key; prints its trusted-keys line.")
+    @Option(help: "Where to write the private key (0600; must not exist).") var out: String
+    @Option(help: "Comment for the trusted-keys line.") var comment = "airlock vendor key"
+
+    func run() throws {
+        guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; refusing to overwrite a signing key") }
+        let key = Curve25519.Signing.PrivateKey()
+        guard FileManager.default.createFile(atPath: out, contents: Data((key.rawRepresentation.base64EncodedString() + "\n").utf8),
+                                             attributes: [.posixPermissions: 0o600]) else { throw ValidationError("cannot write \(out)") }
+        print(VendorKeys.line(for: key.publicKey, comment: comment))
+    }
+}
+
+struct Issue: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Issue a signed licence file.")
+    @Option(help: "The vendor signing key.") var signingKey: String
+    @Option(help: "Licence id: letters, digits, '.', '_', '-'.") var licenseID: String
+    @Option(help: "Customer name.") var customer: String
+    @Option(help: "First valid day (default: now).") var notBefore: String?
+    @Option(help: "Expiry: 2027-01-31 or 2027-01-31T12:00:00Z.") var expires: String
+    @Option(help: "Days of grace after expiry.") var graceDays = 30
+    @Option(help: "GPUs the appliance may schedule.") var maxGpus: Int
+    @Option(help: "Nodes the appliance may schedule.") var maxNodes: Int
+    @Option(help: "Orgs the appliance may hold.") var maxOrgs: Int
+    @Option(help: "Reserved capacity units (1 CU = 1 token/s).") var reservedCapacityUnits = 0
+    @Option(help: "A licensed feature (repeat): \(Entitlements.Feature.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var feature: [String] = []
+    @Option(help: "Where to write the licence.") var out: String
+
+    func run() throws {
+        let now = Int64(Date().timeIntervalSince1970)
+        let features = try feature.map { name in
+            guard let known = Entitlements.Feature(rawValue: name) else { throw ValidationError("unknown feature '\(name)'") }
+            return known
+        }
+        let terms = LicenseTerms(
+            licenseID: licenseID, customer: customer, issuedAt: now, notBefore: try notBefore.map(unixSeconds) ?? now,
+            expiresAt: try unixSeconds(expires), graceDays: graceDays,
+            entitlements: Entitlements(maxGPUs: maxGpus, maxNodes: maxNodes, maxOrgs: maxOrgs,
+                                       reservedCapacityUnits: reservedCapacityUnits, features: features))
+        do {
+            try terms.validate()
+            try SignedEnvelope.sign(terms, kind: SignedEnvelope.Kind.license, with: try AirlockVendorKey.load(signingKey)).write(to: out, mode: 0o644)
+        } catch let error as LicensingError {
+            throw fail(error)
+        }
+        print("issued licence \(licenseID) for \(customer), valid until \(expires) (+\(graceDays) days' grace): \(out)")
+    }
+}
+
+struct Activate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Answer an appliance's activation request with a signed activation.")
+    @Option(help: "The activation request the appliance wrote.") var request: String
+    @Option(help: "The licence the request names.") var license: String
+    @Option(help: "The vendor signing key.") var signingKey: String
+    @Option(help: "Where to write the activation.") var out: String
+
+    func run() throws {
+        do {
+            let key = try AirlockVendorKey.load(signingKey)
+            let asked = try ActivationRequest.verify(try SignedEnvelope.read(request, what: "activation request"))
+            let licenseFile = try SignedEnvelope.read(license, what: "licence")
+            let terms = try licenseFile.verified(LicenseTerms.self, kind: SignedEnvelope.Kind.license, by: key.publicKey)
+            guard asked.licenseSHA256 == licenseFile.payloadSHA256, asked.licenseID == terms.licenseID else {
+                throw LicensingError("the request is for another licence than \(license)")
+            }
+            let grant = ActivationGrant(for: asked, at: Int64(Date().timeIntervalSince1970))
+            try SignedEnvelope.sign(grant, kind: SignedEnvelope.Kind.activation, with: key).write(to: out, mode: 0o644)
+            print("activated licence \(terms.licenseID) on appliance \(asked.applianceFingerprint): \(out)")
+        } catch let error as LicensingError {
+            throw fail(error)
+        }
+    }
+}
+
+enum AirlockVendorKey {
+    static func load(_ path: String) throws -> Curve25519.Signing.PrivateKey { try signingKey(path) }
+}
