@@ -74,7 +74,7 @@ let package = Package(
         ),
         // Licences, offline activation and the appliance identity (issue E): signed files only,
         // no network, no storage but files in the data dir.
-        .target(name: "AirlockLicensing", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "AirlockLicensing", dependencies: ["AirlockCore", .product(name: "Crypto", package: "swift-crypto")]),
         // The appliance's TLS identity: the self-signed certificate made on first boot, or the
         // customer's; fingerprints for operators.
         .target(

@@ -10,7 +10,7 @@ extension AdminActions {
                                          by actor: AdminActor) async throws -> ActivationRequest {
         let now = clock.now().value / 1000
         let (terms, request) = try state.request(licenseFile: licenseFile, output: output, now: now)
-        try await store.write { tx in
+        _ = try await store.write { tx in
             try tx.audit(auditEntry(actor, "license.request", type: "license", id: terms.licenseID,
                                     before: nil as ActivationRequest?, after: request))
         }
@@ -25,12 +25,12 @@ extension AdminActions {
         do {
             let installed = try state.activate(activationFile: activationFile, now: now)
             let after = LicenseStatus.evaluate(.success(installed), now: now)
-            try await store.write { tx in
+            _ = try await store.write { tx in
                 try tx.audit(auditEntry(actor, "license.activate", type: "license", id: installed.terms.licenseID, before: before, after: after))
             }
             return after
         } catch let error as LicensingError {
-            try await store.write { tx in
+            _ = try await store.write { tx in
                 try tx.audit(auditEntry(actor, "license.activate_refused", type: "license", id: before.licenseID ?? "-",
                                         before: nil as String?, after: error.description))
             }
@@ -41,5 +41,22 @@ extension AdminActions {
     /// The licence status now (a read: not audited).
     public func licenseStatus(_ state: LicenseState) -> LicenseStatus {
         LicenseStatus.evaluate(Result { try state.installed() }, now: clock.now().value / 1000)
+    }
+}
+
+extension AdminActions {
+    /// `airlock license report`: the month's ledger totals per org and model, with the ledger
+    /// head, signed by the appliance; written to `output` and audited.
+    public func writeUsageReport(_ state: LicenseState, period: String, output: String, by actor: AdminActor) async throws -> UsageReport {
+        let (start, end) = try UsageReport.month(period)
+        let usage = try await store.read { try $0.usageSummary(from: UnixMillis(start * 1000), to: UnixMillis(end * 1000)) }
+        let (report, envelope) = try state.signedReport(period: period, usage: usage, licenseID: licenseStatus(state).licenseID,
+                                                        now: clock.now().value / 1000)
+        try envelope.write(to: output, mode: 0o644)
+        _ = try await store.write { tx in
+            try tx.audit(auditEntry(actor, "license.report", type: "license", id: report.licenseID ?? "evaluation",
+                                    before: nil as UsageSummary?, after: usage))
+        }
+        return report
     }
 }

@@ -10,7 +10,7 @@ import Foundation
 struct AirlockVendor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock-vendor", abstract: "Issue Airlock licences and activate appliances (vendor side).",
-        subcommands: [Keygen.self, Issue.self, Activate.self])
+        subcommands: [Keygen.self, Issue.self, Activate.self, VerifyReport.self])
 }
 
 /// Reads the vendor signing key (base64 raw Ed25519, as `keygen` writes it).
@@ -107,6 +107,36 @@ struct Activate: ParsableCommand {
             print("activated licence \(terms.licenseID) on appliance \(asked.applianceFingerprint): \(out)")
         } catch let error as LicensingError {
             throw fail(error)
+        }
+    }
+}
+
+struct VerifyReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-report", abstract: "Check an appliance's signed usage report and print its totals.")
+    @Option(help: "The report the appliance wrote.") var report: String
+    @Option(help: "The appliance's activation request on file: the report must be signed by the same appliance key.")
+    var request: String?
+
+    func run() throws {
+        do {
+            let expected = try request.map { path -> Curve25519.Signing.PublicKey in
+                let asked = try ActivationRequest.verify(try SignedEnvelope.read(path, what: "activation request"))
+                return try Curve25519.Signing.PublicKey(rawRepresentation: Data(base64Encoded: asked.appliancePublicKey) ?? Data())
+            }
+            let checked = try UsageReport.verify(try SignedEnvelope.read(report, what: "usage report"), expectedKey: expected)
+            let usage = checked.usage
+            print("report \(checked.period) from appliance \(checked.applianceFingerprint), licence \(checked.licenseID ?? "none (evaluation)"): signature OK"
+                  + (expected == nil ? " (appliance key not compared: give --request)" : ", appliance key matches the request"))
+            print("ledger rows \(usage.rows) (seq \(usage.firstSeq.map(String.init) ?? "-")–\(usage.lastSeq.map(String.init) ?? "-")), head seq \(usage.headSeq) hash \(usage.headHash)")
+            print("org\tmodel\trequests\tprompt\tcompletion\ttotal\testimated")
+            for line in usage.lines {
+                print("\(line.orgName.isEmpty ? line.orgID : line.orgName)\t\(line.model)\t\(line.requests)\t\(line.promptTokens)\t\(line.completionTokens)\t\(line.totalTokens)\t\(line.estimatedRequests)")
+            }
+        } catch let error as LicensingError {
+            throw fail(error)
+        } catch let error as CryptoKitError {
+            throw ValidationError("the activation request holds no valid appliance key: \(error)")
         }
     }
 }

@@ -7,7 +7,7 @@ struct LicenseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "license", abstract: "The appliance's licence: offline activation and status.",
         discussion: "Activation crosses the air gap as files: request → vendor → activate (docs/OPERATIONS.md § Licence).",
-        subcommands: [Status.self, Request.self, Activate.self])
+        subcommands: [Status.self, Request.self, Activate.self, Report.self])
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the licence state, entitlements and days left.")
@@ -56,6 +56,24 @@ struct LicenseCommand: AsyncParsableCommand {
                 let status = try await global.admin().activateLicense(try global.licenseState(), activationFile: activation, by: global.actor)
                 global.json ? Output.json(status)
                     : print("licence \(status.licenseID ?? "-") activated: \(status.state.rawValue)" + (status.daysLeft.map { ", \($0) days left" } ?? ""))
+            }
+        }
+    }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the month's signed usage report (per org and model, with the ledger head) for the vendor.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The month, YYYY-MM (UTC).") var period: String
+        @Option(help: "Where to write the report.") var out: String
+
+        func run() async throws {
+            try await runReportingErrors {
+                let report = try await global.admin().writeUsageReport(try global.licenseState(), period: period, output: out, by: global.actor)
+                if global.json { return Output.json(report) }
+                let usage = report.usage
+                print("wrote \(out): \(report.period), \(usage.rows) requests, \(usage.lines.reduce(0) { $0 + $1.totalTokens }) tokens; "
+                      + "ledger head seq \(usage.headSeq) hash \(usage.headHash.prefix(16))…")
             }
         }
     }

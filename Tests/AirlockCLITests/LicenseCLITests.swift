@@ -80,4 +80,32 @@ import Testing
         #expect(refusals == 2)
         #expect(try airlock(config, "license", "status").stdout.contains("state: active"))
     }
+
+    @Test func theSignedUsageReportStatesTheLedgerAndTheVendorChecksIt() async throws {
+        // 25 ledger rows in January 2027 (IndependentVerifierTests' appliance), then a vendor key.
+        let appliance = try await IndependentVerifierTests.populated()
+        let keygen = try Executables.run("airlock-vendor", ["keygen", "--out", vendorDir.child("vendor.key")])
+        try keygen.stdout.write(toFile: vendorDir.child("trusted"), atomically: true, encoding: .utf8)
+        let config = appliance.child("airlock.toml")
+        try "data_dir = \"\(appliance.path)\"\n[license]\nvendor_key_files = [\"\(vendorDir.child("trusted"))\"]\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        try issue(vendorDir.child("L.lic"))
+        _ = try airlock(config, "license", "request", "--license", vendorDir.child("L.lic"), "--out", vendorDir.child("R.json"))
+        let written = try airlock(config, "license", "report", "--period", "2027-01", "--out", vendorDir.child("report.json"))
+        #expect(written.status == 0 && written.stdout.contains("25 requests"), "\(written.stderr)")
+        let checked = try vendor("verify-report", "--report", vendorDir.child("report.json"), "--request", vendorDir.child("R.json"))
+        #expect(checked.status == 0 && checked.stdout.contains("appliance key matches") && checked.stdout.contains("ledger rows 25"), "\(checked.stderr)")
+        // Edited after signing: refused.
+        let text = try String(contentsOfFile: vendorDir.child("report.json"), encoding: .utf8)
+        let payload = try #require(text.split(separator: "\"").drop { $0 != "payload" }.dropFirst(2).first)
+        var bytes = try #require(Data(base64Encoded: String(payload)))
+        bytes[bytes.count / 2] ^= 0x01
+        try text.replacingOccurrences(of: String(payload), with: bytes.base64EncodedString())
+            .write(toFile: vendorDir.child("edited.json"), atomically: true, encoding: .utf8)
+        let edited = try vendor("verify-report", "--report", vendorDir.child("edited.json"))
+        #expect(edited.status != 0, "\(edited.stdout)")
+        // An empty month is a valid report of nothing.
+        #expect(try airlock(config, "license", "report", "--period", "2026-02", "--out", vendorDir.child("empty.json")).stdout.contains("0 requests"))
+        #expect(try airlock(config, "license", "report", "--period", "2027-13", "--out", vendorDir.child("bad.json")).stderr.contains("YYYY-MM"))
+    }
 }

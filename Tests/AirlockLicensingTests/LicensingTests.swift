@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockTestSupport
 import Crypto
 import Foundation
@@ -175,5 +176,34 @@ struct LicensingFixture {
         let status = LicenseStatus.evaluate(Result { try state.installed() }, now: f.now)
         #expect(status.state == .invalid && status.entitlements == .evaluation)
         #expect(status.problem?.contains("another licence") == true)
+    }
+}
+
+@Suite struct UsageReportTests {
+    let f = LicensingFixture()
+    let usage = UsageSummary(
+        lines: [.init(orgID: "org_1", orgName: "acme", model: "llama", requests: 3, promptTokens: 30, completionTokens: 60,
+                      totalTokens: 90, estimatedRequests: 1)],
+        rows: 3, firstSeq: 10, lastSeq: 12, headSeq: 40, headHash: String(repeating: "a", count: 64))
+
+    @Test func aReportVerifiesWithTheApplianceKeyAndNothingElse() throws {
+        let state = try f.state()
+        let (report, envelope) = try state.signedReport(period: "2027-01", usage: usage, licenseID: "lic-001", now: f.now)
+        #expect(report.periodStart == 1_798_761_600 && report.periodEnd == 1_801_440_000)
+        let identity = try f.identity()
+        #expect(try UsageReport.verify(envelope, expectedKey: identity.publicKey) == report)
+        #expect(try UsageReport.verify(envelope, expectedKey: nil) == report)
+        // Another appliance's key on file.
+        #expect(throws: LicensingError.self) { try UsageReport.verify(envelope, expectedKey: try f.identity(machine: "machine-b").publicKey) }
+        // A figure edited after signing.
+        var edited = envelope
+        edited.payload = Data(String(decoding: envelope.payload, as: UTF8.self).replacingOccurrences(of: "\"total_tokens\" : 90", with: "\"total_tokens\" : 9").utf8)
+        #expect(edited.payload != envelope.payload)
+        #expect(throws: LicensingError.self) { try UsageReport.verify(edited, expectedKey: nil) }
+    }
+
+    @Test(arguments: ["2027-1", "2027-13", "27-01", "2027-01-01", "", "abcd-ef"])
+    func periodsMustBeMonths(period: String) {
+        #expect(throws: LicensingError.self) { try UsageReport.month(period) }
     }
 }
