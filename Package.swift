@@ -237,7 +237,8 @@ let package = Package(
             dependencies: ["AirlockAdmission", "AirlockCounters", "AirlockAdmin", "AirlockIdentity", "AirlockTestSupport"]
         ),
         .testTarget(name: "AirlockIdentityTests", dependencies: ["AirlockIdentity", "AirlockAdmin", "AirlockTestSupport"]),
-        .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockLicensing", "AirlockTestSupport",
+                                                             .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AirlockSchedulerTests", dependencies: ["AirlockScheduler", "AirlockTestSupport"]),
         .testTarget(
             name: "AirlockNodeControlTests",

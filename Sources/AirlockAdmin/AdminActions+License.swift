@@ -42,6 +42,30 @@ extension AdminActions {
     public func licenseStatus(_ state: LicenseState) -> LicenseStatus {
         LicenseStatus.evaluate(Result { try state.installed() }, now: clock.now().value / 1000)
     }
+
+    /// Turning the clock back more than this is flagged.
+    public static let clockRollbackTolerance: Int64 = 300
+
+    /// The licence status judged at the later of the clock and the latest time the appliance
+    /// has recorded (ledger and audit rows), so that turning the clock back never extends a
+    /// licence. A clock more than `clockRollbackTolerance` behind that mark is audited
+    /// (`license.clock_rollback`) and reported in the status.
+    public func currentLicenseStatus(_ state: LicenseState, by actor: AdminActor) async throws -> LicenseStatus {
+        let now = clock.now().value / 1000
+        let recorded = (try await store.read { try $0.latestRecordedTime() })?.value ?? 0
+        let highWater = recorded / 1000
+        var status = LicenseStatus.evaluate(Result { try state.installed() }, now: max(now, highWater))
+        if highWater - now > Self.clockRollbackTolerance {
+            status.clockBehindSeconds = highWater - now
+            let licenseID = status.licenseID ?? "evaluation"
+            _ = try await store.write { tx in
+                try tx.audit(auditEntry(actor, "license.clock_rollback", type: "license", id: licenseID,
+                                        before: nil as String?,
+                                        after: "clock \(now) is \(highWater - now) s behind the latest recorded time \(highWater)"))
+            }
+        }
+        return status
+    }
 }
 
 extension AdminActions {

@@ -26,10 +26,13 @@ public struct LicenseStatus: Sendable, Equatable, Encodable {
     public var daysLeft: Int?
     /// Why the licence is invalid, when it is.
     public var problem: String?
+    /// Set when the clock is behind the latest time the appliance recorded: by how much. The
+    /// status was judged at that later time instead.
+    public var clockBehindSeconds: Int64?
 
     enum CodingKeys: String, CodingKey {
         case state, entitlements, licenseID = "license_id", customer, expiresAt = "expires_at", graceEndsAt = "grace_ends_at"
-        case daysLeft = "days_left", problem
+        case daysLeft = "days_left", problem, clockBehindSeconds = "clock_behind_seconds"
     }
 
     /// Inference is allowed in every state but `expired`.

@@ -23,3 +23,14 @@ extension TenancyReader {
                             headSeq: head.seq, headHash: head.hash)
     }
 }
+
+extension TenancyReader {
+    /// The latest time the appliance has recorded anything (a ledger or audit row). Both tables
+    /// are append-only and hash-chained, so this is a high-water mark of the wall clock that
+    /// turning the clock back cannot lower — what licence validity is judged against.
+    public func latestRecordedTime() throws -> UnixMillis? {
+        let ledger = try Int64.fetchOne(db, sql: "SELECT max(ts) FROM usage_ledger")
+        let audit = try Int64.fetchOne(db, sql: "SELECT max(ts) FROM audit_log")
+        return [ledger, audit].compactMap { $0 }.max().map(UnixMillis.init)
+    }
+}

@@ -16,12 +16,15 @@ struct LicenseCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let state = try global.licenseState()
-                let status = try await global.admin().licenseStatus(state)
+                let status = try await global.admin().currentLicenseStatus(state, by: global.actor)
                 if global.json { return Output.json(status) }
                 let entitlements = status.entitlements
                 print("state: \(status.state.rawValue)" + (status.daysLeft.map { " (\($0) days left)" } ?? ""))
                 if let id = status.licenseID { print("licence: \(id) for \(status.customer ?? "-")") }
                 if let problem = status.problem { print("problem: \(problem)") }
+                if let behind = status.clockBehindSeconds {
+                    print("warning: the clock is \(behind) s behind the latest time this appliance recorded; judged at that time (audited)")
+                }
                 print("appliance: \(state.identityFingerprint)")
                 print("entitlements: \(entitlements.maxGPUs) GPUs, \(entitlements.maxNodes) nodes, \(entitlements.maxOrgs) orgs, "
                       + "\(entitlements.reservedCapacityUnits) reserved CUs, features: "
