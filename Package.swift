@@ -155,7 +155,7 @@ let package = Package(
             name: "airlockd",
             dependencies: [
                 "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockCounters",
-                "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockNodeProtocol", "AirlockAdmin",
+                "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockNodeProtocol", "AirlockAdmin", "AirlockLicensing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

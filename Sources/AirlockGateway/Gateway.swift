@@ -4,6 +4,7 @@ import AirlockIdentity
 import AirlockScheduler
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 
@@ -23,6 +24,8 @@ public final class Gateway: Sendable {
         public var requestCaps: AirlockConfig.Limits
         public var clock: WallClock
         public var logger: Logger
+        /// The licence's verdict now (default: allowed, for tests and tools without one).
+        public var license: @Sendable () -> LicenseVerdict = { .allowed(warning: nil) }
 
         public init(resolver: IdentityResolver, admission: Admission, recorder: UsageRecorder,
                     scheduler: Scheduler, client: HTTPClient, settings: GatewaySettings,
@@ -47,9 +50,11 @@ public final class Gateway: Sendable {
 
     /// One inference request, whatever happens: the response to send.
     func handle(_ kind: InferenceKind, _ request: Request) async -> Response {
-        let call = CallContext(kind: kind, clock: deps.clock)
+        let verdict = deps.license()
+        let call = CallContext(kind: kind, clock: deps.clock, licenseWarning: verdict.warning)
         do {
             let identity = try await authenticate(request.headers)
+            if case let .refused(message) = verdict { throw OpenAIError.licenseExpired(message) }
             let body = try await collectBody(request)
             let inference = try InferenceRequest.parse(kind, body: body, defaultMaxTokens: deps.requestCaps.maxTokensPerRequest)
             guard identity.allows(model: inference.model) else { throw OpenAIError.modelNotAllowed(inference.model) }
@@ -68,7 +73,7 @@ public final class Gateway: Sendable {
 
     /// `GET /v1/models`: the models some node this key's org may use serves, that the key may use.
     func models(_ request: Request) async -> Response {
-        let call = CallContext(kind: nil, clock: deps.clock)
+        let call = CallContext(kind: nil, clock: deps.clock, licenseWarning: deps.license().warning)
         do {
             let identity = try await authenticate(request.headers)
             let data = deps.scheduler.registry.placement.models(for: identity.orgID).filter { identity.allows(model: $0) }.map {
@@ -140,16 +145,22 @@ struct CallContext: Sendable {
     var kind: InferenceKind?
     var requestID: String
     var startedAt: UnixMillis
+    /// Sent with every response while the licence is in grace or absent.
+    var licenseWarning: String?
 
-    init(kind: InferenceKind?, clock: WallClock) {
+    init(kind: InferenceKind?, clock: WallClock, licenseWarning: String? = nil) {
         self.kind = kind
         startedAt = clock.now()
         requestID = "req_" + UsageID.compact(at: startedAt)
+        self.licenseWarning = licenseWarning
     }
+
+    static let licenseWarningHeader = HTTPField.Name("x-airlock-license-warning")!
 
     var headers: HTTPFields {
         var headers = HTTPFields()
         headers[RateLimitHeaders.requestID] = requestID
+        if let licenseWarning { headers[Self.licenseWarningHeader] = licenseWarning }
         return headers
     }
 }

@@ -62,6 +62,12 @@ extension OpenAIError {
         }
     }
 
+    /// 403 once the appliance's licence is past its grace days: inference stops; the admin side,
+    /// exports and the ledger do not.
+    static func licenseExpired(_ message: String) -> OpenAIError {
+        OpenAIError(status: .forbidden, message: message, type: "permission_error", code: "license_expired")
+    }
+
     static func modelNotAllowed(_ model: String) -> OpenAIError {
         OpenAIError(status: .forbidden, message: "This API key may not use the model '\(JSONText.clipped(model))'.",
                     type: "permission_error", param: "model", code: "model_not_allowed")

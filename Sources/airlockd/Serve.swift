@@ -5,6 +5,7 @@ import AirlockCore
 import AirlockCounters
 import AirlockGateway
 import AirlockIdentity
+import AirlockLicensing
 import AirlockNodeControl
 import AirlockScheduler
 import AirlockStore
@@ -54,10 +55,17 @@ struct Serve: AsyncParsableCommand {
         let nodes = try NodePlane(config, store: store, hasher: hasher, logger: logger)
         try await nodes.reconciler.prime()
         let statics = StaticEngines(config.engines, zone: config.gateway.zone, registry: nodes.registry)
-        let gateway = Gateway(.init(
+        let license = LicenseWatch(
+            state: LicenseState(dataDirectory: config.dataDir, keys: try VendorKeys.load(extraFiles: config.licenseVendorKeyFiles),
+                                identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)),
+            store: store, logger: logger)
+        await license.refresh()
+        var dependencies = Gateway.Dependencies(
             resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,
             recorder: recorder, scheduler: nodes.scheduler, client: client, settings: config.gateway,
-            requestCaps: config.limits, logger: logger))
+            requestCaps: config.limits, logger: logger)
+        dependencies.license = { license.verdict }
+        let gateway = Gateway(dependencies)
 
         let router = Router()
         GatewayRoutes.add(to: router, gateway: gateway, readiness: [
@@ -71,7 +79,7 @@ struct Serve: AsyncParsableCommand {
             server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
-                Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, client: client, logger: logger),
+                Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, license: license, client: client, logger: logger),
                 nodes.service(),
             ],
             onServerRunning: { channel in
@@ -136,6 +144,7 @@ struct Housekeeping: Service {
     let policy: LimitPolicy
     let statics: StaticEngines
     let reconciler: NodeReconciler
+    let license: LicenseWatch
     let client: HTTPClient
     let logger: Logger
 
@@ -150,7 +159,10 @@ struct Housekeeping: Service {
             }
             await reconciler.reconcile()
             tick += 1
-            if tick % 5 == 0 { await statics.probe(with: client) }
+            if tick % 5 == 0 {
+                await statics.probe(with: client)
+                await license.refresh()
+            }
         }
     }
 }

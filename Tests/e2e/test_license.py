@@ -1,0 +1,103 @@
+"""The licence on the request path, end to end: airlock-vendor and airlock as separate processes
+carrying files, a running airlockd that picks the activation up without a restart, the warning
+header in evaluation mode and in grace, and 403 `license_expired` once the grace is over — while
+the admin side and the ledger keep working."""
+
+import datetime
+import os
+import subprocess
+import time
+import unittest
+import warnings
+
+import openai
+
+from appliance import BIN, Appliance, Engine
+
+
+class LicenseTest(unittest.TestCase):
+    def setUp(self):
+        warnings.simplefilter("ignore", ResourceWarning)
+        self.engine = Engine("--model", "sim-small")
+        self.vendor_dir = None
+        self.app = Appliance([("sim-a", "sim-small", self.engine.url)])
+        self.vendor_key = os.path.join(self.app.dir, "vendor.key")
+        line = self.vendor("keygen", "--out", self.vendor_key)
+        trusted = os.path.join(self.app.dir, "trusted-keys")
+        with open(trusted, "w") as f:
+            f.write(line)
+        with open(self.app.config, "a") as f:
+            f.write(f'[license]\nvendor_key_files = ["{trusted}"]\n')
+        self.app.cli("org", "create", "acme")
+        self.app.cli("env", "create", "acme", "prod")
+        self.key = self.app.cli("key", "create", "acme", "prod")["key"]
+        self.app.start()
+
+    def tearDown(self):
+        self.app.cleanup()
+        self.engine.stop()
+
+    def vendor(self, *args):
+        result = subprocess.run([os.path.join(BIN, "airlock-vendor"), *args], capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def install(self, expires, grace_days):
+        """The whole offline cycle, file by file, while the daemon runs."""
+        lic, req, act = (os.path.join(self.app.dir, name) for name in ("L.lic", "R.json", "A.json"))
+        not_before = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=60)).strftime("%Y-%m-%d")
+        self.vendor("issue", "--signing-key", self.vendor_key, "--license-id", "bank-e2e", "--customer", "Bank of E2E",
+                    "--not-before", not_before, "--expires", expires, "--grace-days", str(grace_days),
+                    "--max-gpus", "8", "--max-nodes", "4", "--max-orgs", "10", "--out", lic)
+        self.app.cli("license", "request", "--license", lic, "--out", req)
+        self.vendor("activate", "--request", req, "--license", lic, "--signing-key", self.vendor_key, "--out", act)
+        return self.app.cli("license", "activate", act)
+
+    def chat(self):
+        client = openai.OpenAI(base_url=self.app.base + "/v1", api_key=self.key, max_retries=0,
+                               http_client=openai.DefaultHttpxClient(verify=self.app.ca_file))
+        return client.chat.completions.with_raw_response.create(
+            model="sim-small", messages=[{"role": "user", "content": "hello"}], max_tokens=3)
+
+    def warning_eventually(self, predicate, timeout=15):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            warning = self.chat().headers.get("x-airlock-license-warning")
+            if predicate(warning):
+                return warning
+            time.sleep(0.5)
+        self.fail(f"licence warning never matched; last: {warning!r}")
+
+    def test_evaluation_then_grace_is_served_with_a_warning(self):
+        self.assertIn("evaluation mode", self.chat().headers["x-airlock-license-warning"])
+        yesterday = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
+        status = self.install(yesterday, grace_days=30)
+        self.assertEqual(status["state"], "grace")
+        warning = self.warning_eventually(lambda w: w is not None and "grace" in w)
+        self.assertIn("bank-e2e expired on", warning)
+
+    def test_past_its_grace_inference_is_refused_but_admin_and_ledger_work(self):
+        soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.assertEqual(self.install(soon, grace_days=0)["state"], "active")
+        self.warning_eventually(lambda w: w is None)  # picked up without a restart
+        served = self.chat()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                self.chat()
+            except openai.PermissionDeniedError as refused:
+                self.assertEqual(refused.code, "license_expired")
+                self.assertNotIn(self.app.dir, str(refused))
+                break
+            time.sleep(0.5)
+        else:
+            self.fail("inference was not refused after the licence expired")
+        self.assertEqual(self.app.cli("license", "status")["state"], "expired")
+        self.assertEqual(len(self.app.ledger_row(served.headers["x-request-id"])), 1)
+        verify = subprocess.run([os.path.join(BIN, "airlock"), "ledger", "verify"], env=self.app.env, capture_output=True, text=True)
+        self.assertEqual(verify.returncode, 0, verify.stdout)
+        self.assertIn("licence state", self.app.wait_for_log("state=expired"))
+
+
+if __name__ == "__main__":
+    unittest.main()
