@@ -99,10 +99,18 @@ extension AdminActions {
             throw AirlockError.invalidArgument("capacity units must be between 1 and 10000000, got \(capacityUnits)")
         }
         _ = try AdminInput.modelList(model)
+        if capacityUnits != nil { try requireLicensed(.reservedCapacity, for: "reserving capacity") }
+        let licensedUnits = entitlements()?.reservedCapacityUnits
         let now = clock.now()
         return try await mutateTenancy { tx in
             let org = try tx.reader.requireOrg(orgReference)
             let before = try tx.reader.reservations().first { $0.orgID == org.id && $0.model == model }
+            if let licensedUnits, let capacityUnits {
+                let others = try tx.reader.reservations().filter { !($0.orgID == org.id && $0.model == model) }.reduce(0) { $0 + $1.capacityUnits }
+                guard others + capacityUnits <= licensedUnits else {
+                    throw AirlockError.invalidArgument("the licence allows \(licensedUnits) reserved capacity units in all; \(others) are reserved elsewhere")
+                }
+            }
             let after = capacityUnits.map { Reservation(orgID: org.id, model: model, capacityUnits: $0) }
             if before == nil && after == nil { throw AirlockError.notFound(kind: "reservation", reference: "\(org.name)/\(model)") }
             try tx.setReservation(org: org.id, model: model, capacityUnits: capacityUnits, at: now)

@@ -5,9 +5,14 @@ extension AdminActions {
         try AdminInput.validateName(name, kind: "org")
         let org = Org(id: .generate(), name: name, status: .active, createdAt: clock.now())
         let entry = auditEntry(actor, "org.create", type: "org", id: org.id.rawValue, before: Org?.none, after: org)
+        let maxOrgs = entitlements()?.maxOrgs
         return try await mutateTenancy { tx in
             if let existing = try tx.reader.org(named: name) {
                 throw AirlockError.duplicate(kind: "org", name: existing.name, scope: nil)
+            }
+            // Revoked orgs hold no place: they can serve nothing again.
+            if let maxOrgs, try tx.reader.orgs().filter({ $0.status != .revoked }).count >= maxOrgs {
+                throw AirlockError.invalidArgument("the licence allows \(maxOrgs) orgs, and that many exist; revoke one or activate a larger licence")
             }
             try tx.insert(org)
             try tx.audit(entry)

@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockIdentity
+import AirlockLicensing
 import AirlockStore
 import Foundation
 
@@ -15,16 +16,26 @@ public struct AdminActions: Sendable {
     let clock: WallClock
     let rotationGraceSeconds: Int64
     let onTenancyChange: @Sendable () -> Void
+    /// What the licence allows, checked by the actions it limits (org count, org-owned nodes,
+    /// reserved capacity); nil: not enforced (tests and tools that act on a data dir directly).
+    let entitlements: @Sendable () -> Entitlements?
 
     public init(
         store: Store, hasher: KeyHasher, clock: WallClock = .system, rotationGraceSeconds: Int,
-        onTenancyChange: @escaping @Sendable () -> Void = {}
+        onTenancyChange: @escaping @Sendable () -> Void = {}, entitlements: @escaping @Sendable () -> Entitlements? = { nil }
     ) {
         self.store = store
         self.hasher = hasher
         self.clock = clock
         self.rotationGraceSeconds = Int64(rotationGraceSeconds)
         self.onTenancyChange = onTenancyChange
+        self.entitlements = entitlements
+    }
+
+    /// Refuses an action the licence does not allow, saying what would allow it.
+    func requireLicensed(_ feature: Entitlements.Feature, for action: String) throws {
+        guard let allowed = entitlements(), !allowed.features.contains(feature) else { return }
+        throw AirlockError.invalidArgument("\(action) needs the licensed feature '\(feature.rawValue)', which this appliance's licence does not include")
     }
 
     /// Runs a tenancy mutation and signals the change once it has committed.

@@ -80,9 +80,10 @@ public struct Entitlements: Codable, Sendable, Equatable {
         case multiZone = "multi_zone"
     }
 
-    /// What an appliance without a licence may do: enough for the demo and an evaluation, not for
-    /// production (documented in OPERATIONS.md).
-    public static let evaluation = Entitlements(maxGPUs: 2, maxNodes: 2, maxOrgs: 2, reservedCapacityUnits: 0, features: [])
+    /// What an appliance without a licence may do: every feature, at a scale for the demo and an
+    /// evaluation, not for production (documented in OPERATIONS.md).
+    public static let evaluation = Entitlements(maxGPUs: 4, maxNodes: 2, maxOrgs: 3, reservedCapacityUnits: 1_000,
+                                                features: Feature.allCases)
 
     func validate() throws {
         for (name, value) in [("max_gpus", maxGPUs), ("max_nodes", maxNodes), ("max_orgs", maxOrgs)] where !(0...1_000_000).contains(value) {

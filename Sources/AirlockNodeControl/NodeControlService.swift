@@ -144,7 +144,8 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
             ? "\(registration.hardware.gpuCount)× \(registration.hardware.gpuType.prefix(64)) \(registration.hardware.vramMibPerGpu) MiB" : ""
         return NodeProfile(id: node.id.rawValue, name: node.name, orgID: node.orgID, zone: node.zone ?? homeZone,
                            engineURL: engineURL, models: registration.models,
-                           capacityTokensPerSecond: Double(registration.capacityTokensPerSecond), hardware: hardware)
+                           capacityTokensPerSecond: Double(registration.capacityTokensPerSecond), hardware: hardware,
+                           gpuCount: registration.hasHardware ? Int(min(registration.hardware.gpuCount, 4_096)) : 0)
     }
 }
 

@@ -20,6 +20,13 @@ public final class NodeReconciler: Sendable {
     /// The reload count last acted on per node; nil until the first pass records every row's,
     /// so that a daemon restart does not replay old requests.
     private let seenReloads = Mutex<[String: Int64]?>(nil)
+    /// The licence's node and GPU counts; nil: not enforced (tests, tools).
+    private let licensedPool = Mutex<(maxNodes: Int, maxGPUs: Int)?>(nil)
+
+    /// The daemon passes the licence's counts whenever it re-reads the licence.
+    public func licence(maxNodes: Int, maxGPUs: Int) {
+        licensedPool.withLock { $0 = (maxNodes, maxGPUs) }
+    }
 
     public init(admin: AdminActions, catalog: @escaping @Sendable () async throws -> Set<String>, registry: NodeRegistry,
                 connections: NodeConnections, logger: Logger) {
@@ -72,6 +79,7 @@ public final class NodeReconciler: Sendable {
                 connections.send(node.id, .resume(Airlock_Node_V1_Resume()))
             }
         }
+        if let pool = licensedPool.withLock({ $0 }) { registry.applyLicence(maxNodes: pool.maxNodes, maxGPUs: pool.maxGPUs) }
     }
 
     /// Sends one `ReloadModel` per new request; a node whose stream is down gets it when it

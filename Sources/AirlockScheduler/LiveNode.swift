@@ -36,9 +36,12 @@ public struct NodeProfile: Sendable, Equatable {
     public var models: [String]
     public var capacityTokensPerSecond: Double
     public var hardware: String
+    /// GPUs the agent reported (0 for an engine without GPUs, or a development engine): what
+    /// the licence's GPU count is charged with.
+    public var gpuCount: Int
 
     public init(id: String, name: String, orgID: OrgID?, zone: String, engineURL: String, models: [String],
-                capacityTokensPerSecond: Double, hardware: String = "") {
+                capacityTokensPerSecond: Double, hardware: String = "", gpuCount: Int = 0) {
         self.id = id
         self.name = name
         self.orgID = orgID
@@ -46,6 +49,7 @@ public struct NodeProfile: Sendable, Equatable {
         self.engineURL = engineURL
         self.models = models
         self.capacityTokensPerSecond = max(1, capacityTokensPerSecond)
+        self.gpuCount = max(0, gpuCount)
         self.hardware = hardware
     }
 }
@@ -62,6 +66,8 @@ public struct DrainReasons: OptionSet, Sendable, Hashable {
     public static let agent = DrainReasons(rawValue: 2)
     /// A health rule (temperature, OOM spike, latency): lifted when the next metrics are healthy.
     public static let health = DrainReasons(rawValue: 4)
+    /// Beyond the licence's node or GPU count: registered, reporting, not scheduled.
+    public static let license = DrainReasons(rawValue: 8)
 }
 
 /// One node as the scheduler sees it. What a pick reads — state, in-flight count and the two
@@ -103,7 +109,11 @@ public final class LiveNode: Sendable {
         }
     }
 
+    /// When the registry first saw this node: the licence admits nodes in this order.
+    let registeredAt: Int64
+
     init(profile: NodeProfile, now: Int64, nominalConcurrency: Int) {
+        registeredAt = now
         id = profile.id
         name = profile.name
         orgID = profile.orgID

@@ -138,6 +138,26 @@ public final class NodeRegistry: Sendable {
         update(node, reason: "connection lost")
     }
 
+    /// Keeps the pool within the licence: nodes are admitted in the order the registry first saw
+    /// them (dead ones hold no place) while both counts allow; the rest carry the `license`
+    /// drain reason — registered and reporting, but not scheduled — until a place frees up or a
+    /// larger licence arrives.
+    public func applyLicence(maxNodes: Int, maxGPUs: Int) {
+        let ordered = nodes.sorted { ($0.registeredAt, $0.id) < ($1.registeredAt, $1.id) }
+        var nodes = 0, gpus = 0
+        for node in ordered where node.state != .dead || node.drainReasons.contains(.license) {
+            let gpuCount = node.profile.gpuCount
+            let fits = node.state != .dead && nodes < maxNodes && gpus + gpuCount <= maxGPUs
+            if fits {
+                nodes += 1
+                gpus += gpuCount
+            }
+            guard node.drainReasons.contains(.license) == fits else { continue }
+            setDrain(node.id, .license, !fits, note: fits ? "within the licence again"
+                     : "over the licence: it allows \(maxNodes) nodes and \(maxGPUs) GPUs")
+        }
+    }
+
     /// Forgets a node (revoked): it gets nothing from now on.
     public func remove(_ id: String, reason: String) {
         let removed = table.withLock { table -> LiveNode? in

@@ -39,6 +39,10 @@ public final class Scheduler: Sendable {
     public let settings: SchedulerSettings
     private let affinity: Mutex<AffinityTable>
     private let counters = AffinityCounters()
+    /// Prefix routing is a licensed feature: off, requests are placed by load alone.
+    private let prefixRouting = Atomic<Bool>(true)
+
+    public func enablePrefixRouting(_ enabled: Bool) { prefixRouting.store(enabled, ordering: .relaxed) }
 
     public init(registry: NodeRegistry, settings: SchedulerSettings = SchedulerSettings(), clock: @escaping @Sendable () -> Int64) {
         self.registry = registry
@@ -54,7 +58,8 @@ public final class Scheduler: Sendable {
         var plan = PlacementPlan(nodes: [])
         guard let zones = placement.pools[request.model] else { return plan }
         // Affinity is per org and model: one org's prompts never steer another org's placement.
-        let key = request.prefix.map { prefix in
+        let key = request.prefix.flatMap { prefix -> Int? in
+            guard prefixRouting.load(ordering: .relaxed) else { return nil }
             var hasher = Hasher()
             hasher.combine(prefix)
             hasher.combine(request.orgID.rawValue)

@@ -22,7 +22,11 @@ struct GlobalOptions: ParsableArguments {
         let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
         let store = try Store(dataDirectory: config.dataDir, create: false)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
-        return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
+        // Judged once per command; the licence's limits apply to what the command changes.
+        let installed = Result { try licenseState().installed() }
+        let entitlements = LicenseStatus.evaluate(installed, now: Int64(Date().timeIntervalSince1970)).entitlements
+        return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds,
+                            entitlements: { entitlements })
     }
 
     /// The licence files in the data dir, judged with the built-in vendor keys and those the

@@ -22,6 +22,8 @@ final class LicenseWatch: Sendable {
     }
 
     var verdict: LicenseVerdict { current.withLock { $0.verdict } }
+    /// What the licence allows now (evaluation limits without one).
+    var entitlements: Entitlements { current.withLock { $0.status?.entitlements } ?? .evaluation }
 
     func refresh() async {
         let now = Int64(Date().timeIntervalSince1970)
@@ -61,5 +63,13 @@ final class LicenseWatch: Sendable {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withFullDate]
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    /// Hands what the licence allows to the node plane: pool counts to the reconciler, prefix
+    /// routing to the scheduler.
+    func apply(to nodes: NodePlane) {
+        let allowed = entitlements
+        nodes.reconciler.licence(maxNodes: allowed.maxNodes, maxGPUs: allowed.maxGPUs)
+        nodes.scheduler.enablePrefixRouting(allowed.features.contains(.prefixRouting))
     }
 }

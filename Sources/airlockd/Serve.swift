@@ -60,6 +60,7 @@ struct Serve: AsyncParsableCommand {
                                 identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)),
             store: store, logger: logger)
         await license.refresh()
+        license.apply(to: nodes)
         var dependencies = Gateway.Dependencies(
             resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,
             recorder: recorder, scheduler: nodes.scheduler, client: client, settings: config.gateway,
@@ -79,7 +80,8 @@ struct Serve: AsyncParsableCommand {
             server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
-                Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, license: license, client: client, logger: logger),
+                Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, license: license, nodes: nodes,
+                             client: client, logger: logger),
                 nodes.service(),
             ],
             onServerRunning: { channel in
@@ -145,6 +147,7 @@ struct Housekeeping: Service {
     let statics: StaticEngines
     let reconciler: NodeReconciler
     let license: LicenseWatch
+    let nodes: NodePlane
     let client: HTTPClient
     let logger: Logger
 
@@ -162,6 +165,7 @@ struct Housekeeping: Service {
             if tick % 5 == 0 {
                 await statics.probe(with: client)
                 await license.refresh()
+                license.apply(to: nodes)
             }
         }
     }

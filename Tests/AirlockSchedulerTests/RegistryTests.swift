@@ -42,6 +42,37 @@ import Testing
         #expect(again === node && node.state == .active)
     }
 
+    @Test func nodesBeyondTheLicenceAreRegisteredButNotScheduledFirstComeFirstLicensed() {
+        let fixture = SchedulerFixture()
+        func node(_ name: String, gpus: Int) -> LiveNode {
+            fixture.clock.advance(seconds: 1)
+            let live = fixture.registry.register(
+                NodeProfile(id: "node_" + name, name: name, orgID: nil, zone: "home", engineURL: "http://127.0.0.1:1",
+                            models: ["m"], capacityTokensPerSecond: 1_000, gpuCount: gpus), operatorDraining: false)
+            fixture.registry.heartbeat(live.id, engineReady: true, engine: nil)
+            return live
+        }
+        let a = node("a", gpus: 2), b = node("b", gpus: 2), c = node("c", gpus: 2)
+        fixture.registry.applyLicence(maxNodes: 2, maxGPUs: 100)
+        #expect([a.state, b.state, c.state] == [.active, .active, .draining])
+        #expect(c.drainReasons == .license)
+        #expect(fixture.plan(org: .generate()).sorted() == ["a", "b"])
+        // The GPU count binds too.
+        fixture.registry.applyLicence(maxNodes: 10, maxGPUs: 5)
+        #expect([a.state, b.state, c.state] == [.active, .active, .draining])
+        // A dead node holds no place; coming back, it has its place again, first come first licensed.
+        fixture.registry.disconnected(a.id)
+        fixture.registry.applyLicence(maxNodes: 2, maxGPUs: 100)
+        #expect([a.state, b.state, c.state] == [.dead, .active, .active])
+        _ = fixture.registry.register(a.profile, operatorDraining: false)
+        fixture.registry.heartbeat(a.id, engineReady: true, engine: nil)
+        fixture.registry.applyLicence(maxNodes: 2, maxGPUs: 100)
+        #expect([a.state, b.state, c.state] == [.active, .active, .draining])
+        // A larger licence lifts it.
+        fixture.registry.applyLicence(maxNodes: 3, maxGPUs: 6)
+        #expect([a.state, b.state, c.state] == [.active, .active, .active])
+    }
+
     @Test func drainReasonsAreLiftedOnlyByTheirOwnSource() {
         let fixture = SchedulerFixture()
         let node = fixture.up("a")

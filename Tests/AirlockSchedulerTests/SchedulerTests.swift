@@ -75,6 +75,20 @@ import Testing
         #expect(fixture.plan(org: org, prefix: 7).first == "b", "an unknown prefix gets the least loaded")
     }
 
+    @Test func withoutTheLicensedFeaturePrefixesDoNotSteerPlacement() {
+        let fixture = SchedulerFixture()
+        let org = OrgID.generate()
+        let a = fixture.up("a", capacity: 1_600)
+        _ = fixture.up("b", capacity: 1_600)
+        #expect(fixture.plan(org: org, prefix: 42).first == "a")
+        a.started()
+        fixture.scheduler.enablePrefixRouting(false)
+        let plan = fixture.scheduler.plan(PlacementRequest(model: "m", orgID: org, zone: "home", reserved: false, prefix: 42))
+        #expect(plan.nodes.first?.name == "b" && !plan.affinity)
+        fixture.scheduler.enablePrefixRouting(true)
+        #expect(fixture.plan(org: org, prefix: 42).first == "a", "remembered from before: within the margin")
+    }
+
     @Test func affinityForgetsAfterItsTTLAndWhenFull() {
         var settings = SchedulerSettings()
         settings.affinityEntries = 2

@@ -49,7 +49,9 @@ class Engine:
 
 
 class Appliance:
-    def __init__(self, engines, extra_config=""):
+    def __init__(self, engines, extra_config="", licensed=True):
+        """`licensed`: install a development licence with room for every test (its own vendor
+        key, the offline cycle through airlock-vendor and airlock), instead of evaluation mode."""
         self.dir = tempfile.mkdtemp(prefix="airlock-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
@@ -63,8 +65,30 @@ class Appliance:
             f.write("\n".join(lines) + "\n")
         self.env = dict(os.environ, AIRLOCK_CONFIG=self.config, LOG_LEVEL="debug")
         subprocess.run([os.path.join(BIN, "airlockd"), "init"], env=self.env, check=True, capture_output=True)
+        if licensed:
+            self.license()
         self.daemon = None
         self.log_path = os.path.join(self.dir, "airlockd.log")
+
+    def vendor(self, *args):
+        result = subprocess.run([os.path.join(BIN, "airlock-vendor"), *args], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"airlock-vendor {' '.join(args)}: {result.stderr}")
+        return result.stdout
+
+    def license(self):
+        key, trusted = os.path.join(self.dir, "vendor.key"), os.path.join(self.dir, "trusted-keys")
+        with open(trusted, "w") as f:
+            f.write(self.vendor("keygen", "--out", key))
+        with open(self.config, "a") as f:
+            f.write(f'[license]\nvendor_key_files = ["{trusted}"]\n')
+        lic, req, act = (os.path.join(self.dir, name) for name in ("test.lic", "test-request.json", "test-activation.json"))
+        features = [arg for name in ("prefix_routing", "org_owned_nodes", "reserved_capacity", "multi_zone") for arg in ("--feature", name)]
+        self.vendor("issue", "--signing-key", key, "--license-id", "e2e", "--customer", "Airlock e2e", "--expires", "2099-12-31",
+                    "--max-gpus", "1000", "--max-nodes", "1000", "--max-orgs", "1000", *features, "--out", lic)
+        self.cli("license", "request", "--license", lic, "--out", req)
+        self.vendor("activate", "--request", req, "--license", lic, "--signing-key", key, "--out", act)
+        self.cli("license", "activate", act)
 
     def cli(self, *args):
         result = subprocess.run([os.path.join(BIN, "airlock"), "--json", *args], env=self.env, capture_output=True, text=True)

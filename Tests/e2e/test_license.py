@@ -3,6 +3,7 @@ carrying files, a running airlockd that picks the activation up without a restar
 header in evaluation mode and in grace, and 403 `license_expired` once the grace is over — while
 the admin side and the ledger keep working."""
 
+import concurrent.futures
 import datetime
 import os
 import subprocess
@@ -15,12 +16,16 @@ import openai
 from appliance import BIN, Appliance, Engine
 
 
-class LicenseTest(unittest.TestCase):
+class UnlicensedAppliance(unittest.TestCase):
+    """An appliance in evaluation mode whose config already trusts a vendor key of the test's
+    own, so a licence can be activated while the daemon runs. No tests of its own."""
+    ENGINES = 1
+
     def setUp(self):
         warnings.simplefilter("ignore", ResourceWarning)
-        self.engine = Engine("--model", "sim-small")
-        self.vendor_dir = None
-        self.app = Appliance([("sim-a", "sim-small", self.engine.url)])
+        self.engines = [Engine("--model", "sim-small", "--tokens-per-second", "40") for _ in range(self.ENGINES)]
+        self.engine = self.engines[0]
+        self.app = Appliance([(f"sim-{i}", "sim-small", engine.url) for i, engine in enumerate(self.engines)], licensed=False)
         self.vendor_key = os.path.join(self.app.dir, "vendor.key")
         line = self.vendor("keygen", "--out", self.vendor_key)
         trusted = os.path.join(self.app.dir, "trusted-keys")
@@ -35,20 +40,21 @@ class LicenseTest(unittest.TestCase):
 
     def tearDown(self):
         self.app.cleanup()
-        self.engine.stop()
+        for engine in self.engines:
+            engine.stop()
 
     def vendor(self, *args):
         result = subprocess.run([os.path.join(BIN, "airlock-vendor"), *args], capture_output=True, text=True)
         self.assertEqual(result.returncode, 0, result.stderr)
         return result.stdout
 
-    def install(self, expires, grace_days):
+    def install(self, expires, grace_days, max_nodes=4):
         """The whole offline cycle, file by file, while the daemon runs."""
         lic, req, act = (os.path.join(self.app.dir, name) for name in ("L.lic", "R.json", "A.json"))
         not_before = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=60)).strftime("%Y-%m-%d")
         self.vendor("issue", "--signing-key", self.vendor_key, "--license-id", "bank-e2e", "--customer", "Bank of E2E",
                     "--not-before", not_before, "--expires", expires, "--grace-days", str(grace_days),
-                    "--max-gpus", "8", "--max-nodes", "4", "--max-orgs", "10", "--out", lic)
+                    "--max-gpus", "8", "--max-nodes", str(max_nodes), "--max-orgs", "10", "--out", lic)
         self.app.cli("license", "request", "--license", lic, "--out", req)
         self.vendor("activate", "--request", req, "--license", lic, "--signing-key", self.vendor_key, "--out", act)
         return self.app.cli("license", "activate", act)
@@ -68,6 +74,8 @@ class LicenseTest(unittest.TestCase):
             time.sleep(0.5)
         self.fail(f"licence warning never matched; last: {warning!r}")
 
+
+class LicenseTest(UnlicensedAppliance):
     def test_evaluation_then_grace_is_served_with_a_warning(self):
         self.assertIn("evaluation mode", self.chat().headers["x-airlock-license-warning"])
         yesterday = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).strftime("%Y-%m-%d")
@@ -97,6 +105,33 @@ class LicenseTest(unittest.TestCase):
         verify = subprocess.run([os.path.join(BIN, "airlock"), "ledger", "verify"], env=self.app.env, capture_output=True, text=True)
         self.assertEqual(verify.returncode, 0, verify.stdout)
         self.assertIn("licence state", self.app.wait_for_log("state=expired"))
+
+
+class LicensedPoolTest(UnlicensedAppliance):
+    ENGINES = 3
+
+    def spread(self, requests=12):
+        """Concurrent slow requests, so that in-flight counting spreads them over every node the
+        scheduler may use; what each engine received meanwhile."""
+        before = [engine.requests_received() for engine in self.engines]
+        client = openai.OpenAI(base_url=self.app.base + "/v1", api_key=self.key, max_retries=0,
+                               http_client=openai.DefaultHttpxClient(verify=self.app.ca_file))
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda i: client.chat.completions.create(
+                model="sim-small", messages=[{"role": "user", "content": f"q{i}"}], max_tokens=10), range(requests)))
+        return [engine.requests_received() - count for engine, count in zip(self.engines, before)]
+
+    def test_nodes_beyond_the_licence_get_no_work_until_a_larger_licence_arrives(self):
+        # Evaluation mode allows 2 nodes: the third registered is over the licence.
+        self.app.wait_for_log("node=sim-2 ", "over the licence")
+        received = self.spread()
+        self.assertEqual(received[2], 0, received)
+        self.assertEqual(sum(received), 12)
+        since = self.app.log_offset()
+        year_ahead = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=365)).strftime("%Y-%m-%d")
+        self.install(year_ahead, grace_days=0, max_nodes=3)
+        self.app.wait_for_log("node=sim-2 ", "within the licence again", since=since, timeout=15)
+        self.assertGreater(self.spread()[2], 0)
 
 
 if __name__ == "__main__":
