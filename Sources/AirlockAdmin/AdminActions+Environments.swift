@@ -5,7 +5,10 @@ extension AdminActions {
     ///   home zone. A new zone name is added to the zone list, as node enrolment does.
     public func createEnvironment(org orgReference: String, name: String, zone: String? = nil, by actor: AdminActor) async throws -> Environment {
         try AdminInput.validateName(name, kind: "env")
-        if let zone { try AdminInput.validateName(zone, kind: "zone") }
+        if let zone {
+            try AdminInput.validateName(zone, kind: "zone")
+            try requireLicensed(.multiZone, for: "pinning an environment to a zone")
+        }
         let now = clock.now()
         return try await mutateTenancy { tx in
             let org = try tx.reader.requireOrg(orgReference)
@@ -49,7 +52,10 @@ extension AdminActions {
     /// Pins the environment's requests to `zone` first (nil: back to the appliance's home zone).
     /// Takes effect in running daemons within a second; requests in flight keep their node.
     public func setEnvironmentZone(_ reference: String, zone: String?, by actor: AdminActor) async throws -> Environment {
-        if let zone { try AdminInput.validateName(zone, kind: "zone") }
+        if let zone {
+            try AdminInput.validateName(zone, kind: "zone")
+            try requireLicensed(.multiZone, for: "pinning an environment to a zone")
+        }
         let now = clock.now()
         return try await mutateTenancy { tx in
             let before = try tx.reader.requireEnvironment(reference)

@@ -43,19 +43,20 @@ extension AdminActions {
         LicenseStatus.evaluate(Result { try state.installed() }, now: clock.now().value / 1000)
     }
 
-    /// Turning the clock back more than this is flagged.
+    /// Turning the clock back more than this is flagged, unless airlock.toml says otherwise.
     public static let clockRollbackTolerance: Int64 = 300
 
     /// The licence status judged at the later of the clock and the latest time the appliance
     /// has recorded (ledger and audit rows), so that turning the clock back never extends a
     /// licence. A clock more than `clockRollbackTolerance` behind that mark is audited
     /// (`license.clock_rollback`) and reported in the status.
-    public func currentLicenseStatus(_ state: LicenseState, by actor: AdminActor) async throws -> LicenseStatus {
+    public func currentLicenseStatus(_ state: LicenseState, tolerance: Int64 = clockRollbackTolerance,
+                                     by actor: AdminActor) async throws -> LicenseStatus {
         let now = clock.now().value / 1000
         let recorded = (try await store.read { try $0.latestRecordedTime() })?.value ?? 0
         let highWater = recorded / 1000
         var status = LicenseStatus.evaluate(Result { try state.installed() }, now: max(now, highWater))
-        if highWater - now > Self.clockRollbackTolerance {
+        if highWater - now > tolerance {
             status.clockBehindSeconds = highWater - now
             let licenseID = status.licenseID ?? "evaluation"
             _ = try await store.write { tx in

@@ -29,6 +29,11 @@ struct GlobalOptions: ParsableArguments {
                             entitlements: { entitlements })
     }
 
+    /// The resolved airlock.toml (flags and environment applied).
+    func configuration() throws -> AirlockConfig {
+        try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+    }
+
     /// The licence files in the data dir, judged with the built-in vendor keys and those the
     /// config names, for this appliance's identity (made on first use).
     func licenseState() throws -> LicenseState {

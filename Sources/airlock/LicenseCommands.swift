@@ -16,7 +16,8 @@ struct LicenseCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let state = try global.licenseState()
-                let status = try await global.admin().currentLicenseStatus(state, by: global.actor)
+                let status = try await global.admin().currentLicenseStatus(
+                    state, tolerance: Int64(try global.configuration().licenseClockToleranceSeconds), by: global.actor)
                 if global.json { return Output.json(status) }
                 let entitlements = status.entitlements
                 print("state: \(status.state.rawValue)" + (status.daysLeft.map { " (\($0) days left)" } ?? ""))

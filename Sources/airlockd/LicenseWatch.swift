@@ -13,9 +13,11 @@ final class LicenseWatch: Sendable {
     let state: LicenseState
     let store: Store
     let logger: Logger
+    let tolerance: Int64
     private let current = Mutex<(verdict: LicenseVerdict, status: LicenseStatus?)>((.allowed(warning: nil), nil))
 
-    init(state: LicenseState, store: Store, logger: Logger) {
+    init(state: LicenseState, store: Store, tolerance: Int, logger: Logger) {
+        self.tolerance = Int64(tolerance)
         self.state = state
         self.store = store
         self.logger = logger
@@ -38,7 +40,7 @@ final class LicenseWatch: Sendable {
         var metadata: Logger.Metadata = ["state": "\(status.state.rawValue)", "licence": "\(status.licenseID ?? "-")"]
         if let days = status.daysLeft { metadata["days_left"] = "\(days)" }
         if let problem = status.problem { metadata["problem"] = "\(problem)" }
-        if recorded / 1000 - now > 300 { metadata["clock_behind_s"] = "\(recorded / 1000 - now)" }
+        if recorded / 1000 - now > tolerance { metadata["clock_behind_s"] = "\(recorded / 1000 - now)" }
         logger.log(level: status.state == .expired ? .error : (status.state == .active ? .notice : .warning), "licence state", metadata: metadata)
     }
 

@@ -58,7 +58,7 @@ struct Serve: AsyncParsableCommand {
         let license = LicenseWatch(
             state: LicenseState(dataDirectory: config.dataDir, keys: try VendorKeys.load(extraFiles: config.licenseVendorKeyFiles),
                                 identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)),
-            store: store, logger: logger)
+            store: store, tolerance: config.licenseClockToleranceSeconds, logger: logger)
         await license.refresh()
         license.apply(to: nodes)
         var dependencies = Gateway.Dependencies(

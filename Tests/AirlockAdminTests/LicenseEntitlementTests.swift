@@ -39,6 +39,15 @@ import Testing
             "\($0)".contains("'reserved_capacity'")
         }
         #expect(try await admin.listReservations().isEmpty)
+        await #expect { try await admin.createEnvironment(org: "acme", name: "eu", zone: "hall-b", by: actor) } throws: {
+            "\($0)".contains("'multi_zone'")
+        }
+        await #expect { try await admin.enrollNode(name: "gpu-2", org: nil, zone: "hall-b", by: actor) } throws: {
+            "\($0)".contains("'multi_zone'")
+        }
+        _ = try await admin.createEnvironment(org: "acme", name: "eu", by: actor)
+        await #expect { try await admin.setEnvironmentZone("acme/eu", zone: "hall-b", by: actor) } throws: { "\($0)".contains("'multi_zone'") }
+        _ = try await admin.setEnvironmentZone("acme/eu", zone: nil, by: actor)  // back home needs nothing
     }
 
     @Test func reservedCapacityIsCappedAcrossAllReservations() async throws {

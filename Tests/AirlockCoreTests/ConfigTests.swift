@@ -27,6 +27,7 @@ import Testing
             hostnames = ["gpu-gw.example"]
             [license]
             vendor_key_files = ["/etc/airlock/dev-vendor.pub"]
+            clock_tolerance_seconds = 60
             [keys]
             rotation_grace_seconds = 0
             [ledger]
@@ -42,7 +43,7 @@ import Testing
         #expect(config.apiListen == ListenAddress(host: "::1", port: 18443))
         #expect(config.agentListen.port == 19443)
         #expect(config.apiHostnames == ["api.example"] && config.agentHostnames == ["gpu-gw.example"])
-        #expect(config.licenseVendorKeyFiles == ["/etc/airlock/dev-vendor.pub"])
+        #expect(config.licenseVendorKeyFiles == ["/etc/airlock/dev-vendor.pub"] && config.licenseClockToleranceSeconds == 60)
         #expect(config.keyRotationGraceSeconds == 0)
         #expect(config.ledgerBatchMaxRows == 64)
         #expect(config.limits.maxTokensPerRequest == 4096)
@@ -72,6 +73,7 @@ import Testing
         ("[agents]\nhostnames = [\"\"]", "agents.hostnames", "not a host name"),
         ("[license]\nvendor_key_files = [\"dev.pub\"]", "license.vendor_key_files", "absolute path"),
         ("[license]\nkeys = 1", "license.keys", "unknown key"),
+        ("[license]\nclock_tolerance_seconds = -1", "license.clock_tolerance_seconds", "out of range"),
     ])
     func rejectsBadInputNamingFileKeyAndReason(toml: String, key: String, reason: String) {
         #expect {

@@ -19,6 +19,8 @@ public struct AirlockConfig: Equatable, Sendable {
     public var agentHostnames: [String] = []
     /// Development vendor keys (trusted-keys lines), trusted beside the built-in production ones.
     public var licenseVendorKeyFiles: [String] = []
+    /// A clock this far behind the latest recorded time is flagged (audited) as turned back.
+    public var licenseClockToleranceSeconds = 300
     /// How long a rotated key's previous secret keeps working.
     public var keyRotationGraceSeconds: Int = 86_400
     /// Most ledger rows one group commit (one fsync) covers.
@@ -100,6 +102,7 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var license = try root.section("license") {
             licenseVendorKeyFiles = try license.strings("vendor_key_files") ?? []
+            licenseClockToleranceSeconds = try license.int("clock_tolerance_seconds", in: 0...86_400) ?? licenseClockToleranceSeconds
             for file in licenseVendorKeyFiles where !file.hasPrefix("/") {
                 throw license.error("vendor_key_files", "'\(file)' must be an absolute path")
             }
