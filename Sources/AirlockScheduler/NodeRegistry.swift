@@ -213,6 +213,25 @@ public final class NodeRegistry: Sendable {
     }
 }
 
+extension NodeRegistry {
+    /// Every node's live status, for `airlock node list` (through the daemon's snapshot file).
+    public func snapshot(at now: UnixMillis) -> LiveNodesSnapshot {
+        LiveNodesSnapshot(writtenAt: now, nodes: nodes.map { node in
+            let status = status(of: node)
+            var reasons: [String] = []
+            for (reason, name) in [(DrainReasons.operatorRequest, "operator"), (.agent, "agent"), (.health, "health"), (.license, "licence")]
+            where status.draining.contains(reason) {
+                reasons.append(name)
+            }
+            return LiveNodesSnapshot.Entry(
+                id: status.id, name: status.name, state: "\(status.state)", zone: status.zone, models: status.models,
+                load: (status.load * 1_000).rounded() / 1_000, requestsInFlight: status.requestsInFlight,
+                lastHeartbeat: UnixMillis(status.lastHeartbeat), drainReasons: reasons, note: status.healthNote,
+                gpus: node.profile.gpuCount)
+        })
+    }
+}
+
 /// A node's live status, for logs, the admin API and tests.
 public struct NodeStatus: Sendable {
     public var id: String

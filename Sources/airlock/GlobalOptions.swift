@@ -29,6 +29,11 @@ struct GlobalOptions: ParsableArguments {
                             entitlements: { entitlements })
     }
 
+    /// The running daemon's latest live node snapshot, if fresh.
+    func liveNodes() throws -> LiveNodesSnapshot? {
+        LiveNodesSnapshot.read(dataDirectory: try configuration().dataDir, now: UnixMillis(Int64(Date().timeIntervalSince1970 * 1_000)))
+    }
+
     /// The resolved airlock.toml (flags and environment applied).
     func configuration() throws -> AirlockConfig {
         try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)

@@ -7,22 +7,31 @@ struct NodeCommand: AsyncParsableCommand {
         commandName: "node", abstract: "GPU nodes: enrol, list, show, drain, resume, revoke.",
         discussion: """
             These commands read and change what the database holds about a node: its enrolment \
-            (pending, enrolled, revoked), the operator's drain flag and its certificate. Whether a \
-            node is connected right now (active, dead) is known only to the running daemon and is \
-            not shown here.
+            (pending, enrolled, revoked), the operator's drain flag and its certificate. Live state \
+            (joining, active, draining and why, dead) comes from the running daemon's snapshot \
+            (<data_dir>/run/nodes.json, every 5 s); without a fresh one it shows as unknown.
             """,
         subcommands: [Enroll.self, List.self, Show.self, Drain.self, Resume.self, Reload.self, Revoke.self])
 
-    static func show(_ nodes: [Node], json: Bool) {
+    static func show(_ nodes: [Node], live: LiveNodesSnapshot?, json: Bool) {
         if json { return Output.json(nodes) }
-        Output.table(["NAME", "ID", "ORG", "ZONE", "ENROLMENT", "DRAINING", "ENROLLED AT"], nodes.map {
-            [$0.name, $0.id.rawValue, owner($0), $0.zone ?? "-", $0.enrolment.rawValue, yesNo($0.draining), Output.text($0.enrolledAt)]
+        let states = Dictionary((live?.nodes ?? []).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        Output.table(["NAME", "ID", "ORG", "ZONE", "ENROLMENT", "DRAINING", "LIVE", "LOAD", "ENROLLED AT"], nodes.map {
+            let state = states[$0.id.rawValue]
+            return [$0.name, $0.id.rawValue, owner($0), $0.zone ?? "-", $0.enrolment.rawValue, yesNo($0.draining),
+                    state?.summary ?? (live == nil ? "unknown" : "not connected"), state.map { String(format: "%.2f", $0.load) } ?? "-",
+                    Output.text($0.enrolledAt)]
         })
+        if live == nil { print("(live state unknown: airlockd is not running, or its snapshot is older than 30 s)") }
     }
 
-    static func showOne(_ node: Node, json: Bool) {
+    static func showOne(_ node: Node, live: LiveNodesSnapshot?, json: Bool) {
         if json { return Output.json(node) }
+        let state = live?.nodes.first { $0.id == node.id.rawValue }
         Output.fields([
+            ("live", state?.summary ?? (live == nil ? "unknown (airlockd not running?)" : "not connected")),
+            ("load", state.map { String(format: "%.2f (%d in flight)", $0.load, $0.requestsInFlight) } ?? "-"),
+            ("gpus", state.map { String($0.gpus) } ?? "-"),
             ("id", node.id.rawValue), ("name", node.name), ("org", owner(node)), ("zone", node.zone ?? "-"),
             ("enrolment", node.enrolment.rawValue), ("draining", yesNo(node.draining)), ("created", node.createdAt.description),
             ("enrolled", Output.text(node.enrolledAt)), ("certificate sha256", node.certificateSHA256 ?? "-"),
@@ -74,24 +83,26 @@ struct NodeCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List nodes with their enrolment and drain flag (never tokens).",
-            discussion: "Live state (active, dead) lives in the running daemon and is not shown here.")
+            abstract: "List nodes with their enrolment, drain flag and live state (never tokens).")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await runReportingErrors { NodeCommand.show(try await global.admin().listNodes(), json: global.json) }
+            try await runReportingErrors {
+                NodeCommand.show(try await global.admin().listNodes(), live: try global.liveNodes(), json: global.json)
+            }
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show one node, including its certificate's SHA-256 fingerprint.",
-            discussion: "Live state (active, dead) lives in the running daemon and is not shown here.")
+            abstract: "Show one node, including its certificate's SHA-256 fingerprint and live state.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Node id or name.") var node: String
 
         func run() async throws {
-            try await runReportingErrors { NodeCommand.showOne(try await global.admin().node(node), json: global.json) }
+            try await runReportingErrors {
+                NodeCommand.showOne(try await global.admin().node(node), live: try global.liveNodes(), json: global.json)
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 import AirlockCore
 import AirlockIdentity
+import AirlockLicensing
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -77,8 +78,13 @@ struct Initialize: AsyncParsableCommand {
             let store = try Store(dataDirectory: config.dataDir)
             _ = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
             let applied = try await store.appliedMigrations()
-            print("data dir \(config.dataDir) ready: \(applied.count) migrations applied (\(applied.last ?? "none"))")
+            // The appliance's licensing identity, made once: its fingerprint is what activations name.
+            let identity = try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)
+            print("data dir \(config.dataDir) ready: \(applied.count) migrations applied (\(applied.last ?? "none")); "
+                  + "appliance \(identity.fingerprint)")
         } catch let error as AirlockError {
+            throw DaemonFailure(description: error.description)
+        } catch let error as LicensingError {
             throw DaemonFailure(description: error.description)
         }
     }

@@ -81,7 +81,7 @@ struct Serve: AsyncParsableCommand {
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
                 Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, license: license, nodes: nodes,
-                             client: client, logger: logger),
+                             dataDirectory: config.dataDir, client: client, logger: logger),
                 nodes.service(),
             ],
             onServerRunning: { channel in
@@ -148,6 +148,7 @@ struct Housekeeping: Service {
     let reconciler: NodeReconciler
     let license: LicenseWatch
     let nodes: NodePlane
+    let dataDirectory: String
     let client: HTTPClient
     let logger: Logger
 
@@ -166,6 +167,11 @@ struct Housekeeping: Service {
                 await statics.probe(with: client)
                 await license.refresh()
                 license.apply(to: nodes)
+                do {
+                    try nodes.registry.snapshot(at: UnixMillis(Int64(Date().timeIntervalSince1970 * 1_000))).write(dataDirectory: dataDirectory)
+                } catch {
+                    logger.warning("could not write the live node snapshot", metadata: ["error": "\(error)"])
+                }
             }
         }
     }

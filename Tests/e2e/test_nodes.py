@@ -191,6 +191,9 @@ class NodesTest(unittest.TestCase):
         since = self.app.log_offset()
         self.app.cli("node", "drain", busy_name)
         self.app.wait_for_log(f"node={busy_name} ", "node draining", since=since, timeout=10)
+        # The operator sees why, from the daemon's live snapshot (written every 5 s).
+        self.wait_for(lambda: "draining (operator)" in subprocess.run(
+            [os.path.join(BIN, "airlock"), "node", "show", busy_name], env=self.app.env, capture_output=True, text=True).stdout, timeout=12)
         # The in-flight stream runs to its end on the draining node...
         chunks = list(stream)
         self.assertEqual([c.usage for c in chunks if c.usage][-1].completion_tokens, 40)
