@@ -15,6 +15,7 @@ enum Migrations {
         migrator.registerMigration("008_ledger_failover", migrate: addLedgerFailover)
         migrator.registerMigration("009_environment_zone", migrate: addEnvironmentZone)
         migrator.registerMigration("010_node_reload", migrate: addNodeReload)
+        migrator.registerMigration("011_audit_log_ts", migrate: indexAuditTime)
         return migrator
     }
 
@@ -253,6 +254,12 @@ enum Migrations {
     /// with the last it saw, so a request made from another process reaches it within a second.
     private static func addNodeReload(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE nodes ADD COLUMN reload_requests INTEGER NOT NULL DEFAULT 0 CHECK (reload_requests >= 0)")
+    }
+
+    /// The licence's clock high-water mark reads `max(ts)` of the audit log every few seconds;
+    /// without an index that is a scan of a table that only grows.
+    private static func indexAuditTime(_ db: Database) throws {
+        try db.execute(sql: "CREATE INDEX audit_log_ts ON audit_log(ts)")
     }
 
     /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —
