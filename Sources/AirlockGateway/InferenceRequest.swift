@@ -54,9 +54,11 @@ struct InferenceRequest: Sendable {
         var maxTokens: Int64 = 0
         var modified = stream
         let promptChars: Int
+        var templateTokens: Int64 = 0
         switch kind {
         case .chat:
             promptChars = try messagesLength(object["messages"])
+            templateTokens = TokenEstimate.replyPrimer
         case .completion:
             promptChars = try inputLength(object["prompt"], param: "prompt", limit: maxInputs)
         case .embedding:
@@ -85,7 +87,7 @@ struct InferenceRequest: Sendable {
             upstream = ByteBuffer(bytes: data)
         }
         return InferenceRequest(kind: kind, model: model, stream: stream, clientWantsUsage: clientWantsUsage,
-                                maxTokens: maxTokens, promptTokenEstimate: TokenEstimate.tokens(forCharacters: promptChars),
+                                maxTokens: maxTokens, promptTokenEstimate: TokenEstimate.tokens(forCharacters: promptChars) + templateTokens,
                                 upstreamBody: upstream, prefix: prefixHash(kind, object))
     }
 
@@ -207,4 +209,10 @@ enum TokenEstimate {
     static func tokens(forCharacters characters: Int) -> Int64 {
         Int64((characters + 3) / 4)
     }
+
+    /// Chat templates open the assistant's reply with a few tokens of their own (3 in ChatML
+    /// and OpenAI's formats), on top of each message's role framing (`messagesLength`). Engines
+    /// that inject a default system prompt (SmolLM2 through llama.cpp: 37 counted against 16
+    /// estimated, scripts/e2e-real-engine) still count more: such rows are marked `estimated`.
+    static let replyPrimer: Int64 = 3
 }
