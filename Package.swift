@@ -133,7 +133,7 @@ let package = Package(
         .target(
             name: "AirlockAgent",
             dependencies: [
-                "AirlockNodeProtocol", "AirlockCertificates",
+                "AirlockCore", "AirlockNodeProtocol", "AirlockCertificates",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -172,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "airlock-agent",
             dependencies: [
-                "AirlockAgent",
+                "AirlockAgent", "AirlockCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -203,6 +203,7 @@ let package = Package(
         .executableTarget(
             name: "airlock-vendor",
             dependencies: [
+                "AirlockCore",
                 "AirlockLicensing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),

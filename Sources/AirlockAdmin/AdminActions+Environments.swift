@@ -7,7 +7,7 @@ extension AdminActions {
         try AdminInput.validateName(name, kind: "env")
         if let zone {
             try AdminInput.validateName(zone, kind: "zone")
-            try requireLicensed(.multiZone, for: "pinning an environment to a zone")
+            try await requireLicensed(.multiZone, for: "pinning an environment to a zone")
         }
         let now = clock.now()
         return try await mutateTenancy { tx in
@@ -54,7 +54,7 @@ extension AdminActions {
     public func setEnvironmentZone(_ reference: String, zone: String?, by actor: AdminActor) async throws -> Environment {
         if let zone {
             try AdminInput.validateName(zone, kind: "zone")
-            try requireLicensed(.multiZone, for: "pinning an environment to a zone")
+            try await requireLicensed(.multiZone, for: "pinning an environment to a zone")
         }
         let now = clock.now()
         return try await mutateTenancy { tx in

@@ -20,13 +20,12 @@ extension AdminActions {
     /// `airlock license activate`: installs the licence if the activation answers the pending
     /// request on this appliance; a refusal is audited too, with its reason.
     public func activateLicense(_ state: LicenseState, activationFile: String, by actor: AdminActor) async throws -> LicenseStatus {
-        let now = clock.now().value / 1000
-        let before = licenseStatus(state)
+        let before = try await judgedLicenseStatus(state)
         do {
-            let installed = try state.activate(activationFile: activationFile, now: now)
-            let after = LicenseStatus.evaluate(.success(installed), now: now)
+            _ = try state.activate(activationFile: activationFile)
+            let after = try await judgedLicenseStatus(state)
             _ = try await store.write { tx in
-                try tx.audit(auditEntry(actor, "license.activate", type: "license", id: installed.terms.licenseID, before: before, after: after))
+                try tx.audit(auditEntry(actor, "license.activate", type: "license", id: after.licenseID ?? "-", before: before, after: after))
             }
             return after
         } catch let error as LicensingError {
@@ -38,32 +37,36 @@ extension AdminActions {
         }
     }
 
-    /// The licence status now (a read: not audited).
-    public func licenseStatus(_ state: LicenseState) -> LicenseStatus {
-        LicenseStatus.evaluate(Result { try state.installed() }, now: clock.now().value / 1000)
-    }
-
     /// Turning the clock back more than this is flagged, unless airlock.toml says otherwise.
     public static let clockRollbackTolerance: Int64 = 300
 
-    /// The licence status judged at the later of the clock and the latest time the appliance
-    /// has recorded (ledger and audit rows), so that turning the clock back never extends a
-    /// licence. A clock more than `clockRollbackTolerance` behind that mark is audited
-    /// (`license.clock_rollback`) and reported in the status.
+    /// The one rule for judging the licence (a read, not audited): at the later of the clock and
+    /// the latest time the appliance has recorded (ledger and audit rows, append-only and
+    /// chained), so that turning the clock back never extends a licence. `clockBehindSeconds`
+    /// says by how much the clock is behind that mark, when it is.
+    public func judgedLicenseStatus(_ state: LicenseState) async throws -> LicenseStatus {
+        let now = clock.now().value / 1000
+        let highWater = ((try await store.read { try $0.latestRecordedTime() })?.value ?? 0) / 1000
+        var status = LicenseStatus.evaluate(Result { try state.installed() }, now: max(now, highWater))
+        if highWater > now { status.clockBehindSeconds = highWater - now }
+        return status
+    }
+
+    /// `judgedLicenseStatus`, and a clock more than `tolerance` behind is audited
+    /// (`license.clock_rollback`); within it, it is not reported.
     public func currentLicenseStatus(_ state: LicenseState, tolerance: Int64 = clockRollbackTolerance,
                                      by actor: AdminActor) async throws -> LicenseStatus {
+        var status = try await judgedLicenseStatus(state)
+        guard let behind = status.clockBehindSeconds, behind > tolerance else {
+            status.clockBehindSeconds = nil
+            return status
+        }
+        let licenseID = status.licenseID ?? "evaluation"
         let now = clock.now().value / 1000
-        let recorded = (try await store.read { try $0.latestRecordedTime() })?.value ?? 0
-        let highWater = recorded / 1000
-        var status = LicenseStatus.evaluate(Result { try state.installed() }, now: max(now, highWater))
-        if highWater - now > tolerance {
-            status.clockBehindSeconds = highWater - now
-            let licenseID = status.licenseID ?? "evaluation"
-            _ = try await store.write { tx in
-                try tx.audit(auditEntry(actor, "license.clock_rollback", type: "license", id: licenseID,
-                                        before: nil as String?,
-                                        after: "clock \(now) is \(highWater - now) s behind the latest recorded time \(highWater)"))
-            }
+        _ = try await store.write { tx in
+            try tx.audit(auditEntry(actor, "license.clock_rollback", type: "license", id: licenseID,
+                                    before: nil as String?,
+                                    after: "clock \(now) is \(behind) s behind the latest recorded time \(now + behind)"))
         }
         return status
     }
@@ -75,7 +78,7 @@ extension AdminActions {
     public func writeUsageReport(_ state: LicenseState, period: String, output: String, by actor: AdminActor) async throws -> UsageReport {
         let (start, end) = try UsageReport.month(period)
         let usage = try await store.read { try $0.usageSummary(from: UnixMillis(start * 1000), to: UnixMillis(end * 1000)) }
-        let (report, envelope) = try state.signedReport(period: period, usage: usage, licenseID: licenseStatus(state).licenseID,
+        let (report, envelope) = try state.signedReport(period: period, usage: usage, licenseID: try await judgedLicenseStatus(state).licenseID,
                                                         now: clock.now().value / 1000)
         try envelope.write(to: output, mode: 0o644)
         _ = try await store.write { tx in

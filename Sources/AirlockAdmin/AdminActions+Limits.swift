@@ -99,8 +99,8 @@ extension AdminActions {
             throw AirlockError.invalidArgument("capacity units must be between 1 and 10000000, got \(capacityUnits)")
         }
         _ = try AdminInput.modelList(model)
-        if capacityUnits != nil { try requireLicensed(.reservedCapacity, for: "reserving capacity") }
-        let licensedUnits = entitlements()?.reservedCapacityUnits
+        if capacityUnits != nil { try await requireLicensed(.reservedCapacity, for: "reserving capacity") }
+        let licensedUnits = try await entitlements(self)?.reservedCapacityUnits
         let now = clock.now()
         return try await mutateTenancy { tx in
             let org = try tx.reader.requireOrg(orgReference)

@@ -48,8 +48,8 @@ extension AdminActions {
     ) async throws -> IssuedEnrolment {
         try AdminInput.validateName(name, kind: "node")
         if let zone { try AdminInput.validateName(zone, kind: "zone") }
-        if orgReference != nil { try requireLicensed(.orgOwnedNodes, for: "an org-owned node") }
-        if zone != nil { try requireLicensed(.multiZone, for: "a node in a zone of its own") }
+        if orgReference != nil { try await requireLicensed(.orgOwnedNodes, for: "an org-owned node") }
+        if zone != nil { try await requireLicensed(.multiZone, for: "a node in a zone of its own") }
         guard (60...(30 * 86_400)).contains(validForSeconds) else {
             throw AirlockError.invalidArgument("an enrolment token must be valid between 1 minute and 30 days")
         }

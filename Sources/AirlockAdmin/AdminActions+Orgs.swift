@@ -5,7 +5,7 @@ extension AdminActions {
         try AdminInput.validateName(name, kind: "org")
         let org = Org(id: .generate(), name: name, status: .active, createdAt: clock.now())
         let entry = auditEntry(actor, "org.create", type: "org", id: org.id.rawValue, before: Org?.none, after: org)
-        let maxOrgs = entitlements()?.maxOrgs
+        let maxOrgs = try await entitlements(self)?.maxOrgs
         return try await mutateTenancy { tx in
             if let existing = try tx.reader.org(named: name) {
                 throw AirlockError.duplicate(kind: "org", name: existing.name, scope: nil)

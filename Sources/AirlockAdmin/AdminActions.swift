@@ -16,13 +16,15 @@ public struct AdminActions: Sendable {
     let clock: WallClock
     let rotationGraceSeconds: Int64
     let onTenancyChange: @Sendable () -> Void
-    /// What the licence allows, checked by the actions it limits (org count, org-owned nodes,
-    /// reserved capacity); nil: not enforced (tests and tools that act on a data dir directly).
-    let entitlements: @Sendable () -> Entitlements?
+    /// What the licence allows, asked only by the actions it limits (org count, org-owned nodes,
+    /// reserved capacity, zones) — so a command that needs none reads no licence; nil: not
+    /// enforced (tests and tools that act on a data dir directly).
+    let entitlements: @Sendable (AdminActions) async throws -> Entitlements?
 
     public init(
         store: Store, hasher: KeyHasher, clock: WallClock = .system, rotationGraceSeconds: Int,
-        onTenancyChange: @escaping @Sendable () -> Void = {}, entitlements: @escaping @Sendable () -> Entitlements? = { nil }
+        onTenancyChange: @escaping @Sendable () -> Void = {},
+        entitlements: @escaping @Sendable (AdminActions) async throws -> Entitlements? = { _ in nil }
     ) {
         self.store = store
         self.hasher = hasher
@@ -33,8 +35,8 @@ public struct AdminActions: Sendable {
     }
 
     /// Refuses an action the licence does not allow, saying what would allow it.
-    func requireLicensed(_ feature: Entitlements.Feature, for action: String) throws {
-        guard let allowed = entitlements(), !allowed.features.contains(feature) else { return }
+    func requireLicensed(_ feature: Entitlements.Feature, for action: String) async throws {
+        guard let allowed = try await entitlements(self), !allowed.features.contains(feature) else { return }
         throw AirlockError.invalidArgument("\(action) needs the licensed feature '\(feature.rawValue)', which this appliance's licence does not include")
     }
 

@@ -61,7 +61,7 @@ public enum AdminInput {
     /// ISO 8601 date (`2027-01-31`, midnight UTC) or date-time with zone (`2027-01-31T12:00:00Z`).
     /// The result must lie in the future.
     public static func expiry(_ text: String, now: UnixMillis) throws -> UnixMillis {
-        let instant = try relativeExpiry(text, now: now) ?? absoluteExpiry(text)
+        let instant = try relativeExpiry(text, now: now) ?? UnixMillis.parseISODate(text)
         guard let instant else {
             throw AirlockError.invalidArgument(
                 "invalid expiry '\(text)': use a duration such as 90d, 12h or 30m, or a date such as 2027-01-31 or 2027-01-31T12:00:00Z")
@@ -90,10 +90,4 @@ public enum AdminInput {
         return overflow ? .max : product
     }
 
-    private static func absoluteExpiry(_ text: String) -> UnixMillis? {
-        if let date = try? Date(text, strategy: .iso8601) { return UnixMillis(date) }
-        let dateOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
-        if let date = try? Date(text, strategy: dateOnly) { return UnixMillis(date) }
-        return nil
-    }
 }

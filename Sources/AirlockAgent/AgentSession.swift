@@ -42,7 +42,7 @@ public struct AgentSettings: Sendable {
 /// when it is shutting down. Reconnects with backoff (1 s doubling to 30 s) whenever the stream
 /// ends, until `run`'s task is cancelled.
 public final class AgentSession: Sendable {
-    let settings: AgentSettings
+    public let settings: AgentSettings
     let logger: Logger
     let outbox = Mutex<[Airlock_Node_V1_AgentMessage]>([])
     private let stopping = Atomic<Bool>(false)
@@ -140,23 +140,30 @@ public final class AgentSession: Sendable {
         var reportWindow = EngineMetricsSampler()
         // Registering lifts an earlier stream's maintenance drain, so each stream announces anew.
         var announced: MaintenanceNotice?
+        // The last GPU probe problem logged, so a broken driver is one line, not one per report.
+        var lastProbeProblem: String?
         while !Task.isCancelled {
             for message in outbox.withLock({ queue -> [Airlock_Node_V1_AgentMessage] in defer { queue = [] }; return queue }) {
                 try await writer.write(message)
             }
+            // Once stopping, the shutdown notice's drain stands: a maintenance or reload ending
+            // now must not send "over", which lifts the same drain on the control plane.
             let notice = MaintenanceNotice.current(in: settings.state)
                 ?? (reloading.load(ordering: .relaxed) ? MaintenanceNotice(reason: "engine reload", startsAt: 0) : nil)
-            if notice != announced, let message = maintenanceMessage(notice) {
-                try await writer.write(message)
+            if notice != announced, !stopping.load(ordering: .relaxed) {
+                try await writer.write(maintenanceMessage(notice))
                 announced = notice
             }
             let beatDue = elapsed % heartbeatSeconds.load(ordering: .relaxed) == 0
             let reportDue = elapsed % metricsSeconds.load(ordering: .relaxed) == 0
             if beatDue || reportDue {
-                // Health and figures are asked at once, so a hung engine costs one timeout, not two.
+                // Health, figures and GPUs are asked at once: a hung engine or a wedged driver
+                // costs one timeout, not three in a row before the heartbeat.
                 async let scraped = EngineMetrics.scrape(engineClient, engineURL: settings.engineURL)
+                async let probed: GPUProbeResult? = reportDue ? settings.gpus.read() : nil
                 let healthy = beatDue ? await engineHealthy() : false
                 let scrape = await scraped
+                let probe = await probed
                 let now = ContinuousClock.now
                 if beatDue {
                     sequence += 1
@@ -174,7 +181,18 @@ public final class AgentSession: Sendable {
                 if reportDue {
                     let figures = reportWindow.record(scrape, at: now)
                     var gpus: [GPUReading]?
-                    if case let .readings(readings) = await settings.gpus.read() { gpus = readings }
+                    switch probe {
+                    case let .readings(readings)?:
+                        gpus = readings
+                        lastProbeProblem = nil
+                    case let .failed(reason)?, let .unavailable(reason)?:
+                        if reason != lastProbeProblem {
+                            logger.warning("GPU readings unavailable; metrics carry the engine's figures only", metadata: ["reason": "\(reason)"])
+                        }
+                        lastProbeProblem = reason
+                    case nil:
+                        break
+                    }
                     if gpus != nil || !figures.isEmpty {
                         var message = Airlock_Node_V1_AgentMessage()
                         message.metrics = Self.metrics(gpus ?? [], figures)
@@ -188,7 +206,7 @@ public final class AgentSession: Sendable {
     }
 
     /// A warning for a new or changed notice, "over" when it was removed.
-    private func maintenanceMessage(_ notice: MaintenanceNotice?) -> Airlock_Node_V1_AgentMessage? {
+    private func maintenanceMessage(_ notice: MaintenanceNotice?) -> Airlock_Node_V1_AgentMessage {
         var message = Airlock_Node_V1_AgentMessage()
         if let notice {
             var warning = Airlock_Node_V1_MaintenanceWarning()

@@ -97,7 +97,7 @@ public struct EngineMetricsSampler: Sendable {
             // A decrease is a restarted engine: its tokens since then are unknown, so say nothing.
             if let before, let earlier = before.scrape.generatedTokens, tokens >= earlier {
                 let span = before.at.duration(to: now)
-                figures.tokensPerSecond = Self.measure((tokens - earlier) / (Double(span.components.seconds) + Double(span.components.attoseconds) * 1e-18))
+                figures.tokensPerSecond = Self.measure((tokens - earlier) / (span / .seconds(1)))
             }
         } else {
             figures.tokensPerSecond = Self.measure(scrape.throughputGauge)

@@ -21,18 +21,8 @@ extension AgentSession {
         }
         defer { reloading.store(false, ordering: .relaxed) }
         logger.notice("engine reload: draining, then restarting the engine")
-        // The drain reaches the control plane within a second, and a request it placed just
-        // before may still be on its way: do not judge idleness sooner.
-        try? await Task.sleep(for: .seconds(2))
-        let deadline = ContinuousClock.now + settings.drain
-        while ContinuousClock.now < deadline {
-            if let scrape = await EngineMetrics.scrape(engineClient, engineURL: settings.engineURL),
-               let running = scrape.running, let waiting = scrape.waiting, running + waiting == 0 {
-                break
-            }
-            try? await Task.sleep(for: .milliseconds(500))
-        }
-        await engine.restart(grace: .seconds(10))
+        await waitUntilEngineIdle(within: settings.drain)
+        await engine.restart()
         let loading = ContinuousClock.now
         while ContinuousClock.now - loading < Self.reloadHealthLimit {
             if await engineHealthy() {
@@ -42,6 +32,22 @@ extension AgentSession {
             try? await Task.sleep(for: .seconds(1))
         }
         reply(commandID, ok: false, "the engine did not answer /health within \(Self.reloadHealthLimit) after the restart")
+    }
+
+    /// After the node was announced as draining (reload, shutdown): until the engine's own
+    /// figures show nothing running or waiting, at most `limit` (all of it for an engine without
+    /// figures). The first 2 s always pass: the drain reaches the control plane within a second,
+    /// and a request it placed just before may still be on its way.
+    public func waitUntilEngineIdle(within limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        try? await Task.sleep(for: min(.seconds(2), limit))
+        while ContinuousClock.now < deadline {
+            if let scrape = await EngineMetrics.scrape(engineClient, engineURL: settings.engineURL),
+               let running = scrape.running, let waiting = scrape.waiting, running + waiting == 0 {
+                return
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
     }
 
     func reply(_ commandID: UInt64, ok: Bool, _ message: String) {

@@ -1,3 +1,4 @@
+import AirlockCore
 import Foundation
 
 /// The host's own maintenance notice (seed 004 § 29: the agent reports maintenance and
@@ -29,13 +30,12 @@ public struct MaintenanceNotice: Codable, Sendable, Equatable {
         guard state.isEnrolled else { throw AgentError("\(state.directory) holds no enrolment") }
         var cleaned = notice
         cleaned.reason = reason
-        let data = try JSONEncoder().encode(cleaned)
-        let temporary = path(state) + ".new"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw AgentError("cannot write \(temporary)")
+        // Whole or not at all, so the running agent never reads half a notice.
+        do {
+            try AtomicFile.write(try JSONEncoder().encode(cleaned), to: path(state), mode: 0o600)
+        } catch {
+            throw AgentError("\(error)")
         }
-        // Renamed into place, so the running agent never reads half a notice.
-        guard rename(temporary, path(state)) == 0 else { throw AgentError("cannot write \(path(state))") }
     }
 
     /// Removes the notice; false if there was none.

@@ -44,6 +44,17 @@ public struct UnixMillis: Hashable, Comparable, Codable, Sendable, CustomStringC
 
 /// Where "now" comes from. Production uses the system clock; tests move time by hand to cross
 /// grace windows and expiry dates without sleeping.
+extension UnixMillis {
+    /// `2027-01-31` (midnight UTC) or an ISO 8601 date-time with its zone (`2027-01-31T12:00:00Z`):
+    /// how operators and the vendor write dates.
+    public static func parseISODate(_ text: String) -> UnixMillis? {
+        if let date = try? Date(text, strategy: .iso8601) { return UnixMillis(date) }
+        let dateOnly = Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day()
+        if let date = try? Date(text, strategy: dateOnly) { return UnixMillis(date) }
+        return nil
+    }
+}
+
 public struct WallClock: Sendable {
     public let now: @Sendable () -> UnixMillis
 

@@ -17,16 +17,10 @@ struct StreamRelay: Sendable {
         var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
         var splitter = ServerSentEventSplitter()
         var ending = Ending.complete
-        var pending: ByteBuffer? = upstream.first
         relay: while true {
             let chunk: ByteBuffer?
             do {
-                if let first = pending {
-                    chunk = first
-                    pending = nil
-                } else {
-                    chunk = try await upstream.rest.next()
-                }
+                chunk = try await upstream.next()
             } catch {
                 ending = Task.isCancelled ? .clientGone : .engineFailed
                 break
@@ -71,12 +65,21 @@ struct StreamRelay: Sendable {
 /// the task that read the first chunk to the response writer, which alone reads on; nothing
 /// touches it concurrently.
 final class EngineStream: @unchecked Sendable {
-    let first: ByteBuffer
-    var rest: HTTPClientResponse.Body.AsyncIterator
+    private var first: ByteBuffer?
+    private var rest: HTTPClientResponse.Body.AsyncIterator
 
     init(first: ByteBuffer, rest: HTTPClientResponse.Body.AsyncIterator) {
         self.first = first
         self.rest = rest
+    }
+
+    /// The chunk read while failing over, then the engine's next ones; nil at the end.
+    func next() async throws -> ByteBuffer? {
+        if let chunk = first {
+            first = nil
+            return chunk
+        }
+        return try await rest.next()
     }
 
     /// The engine closed the stream before sending anything.

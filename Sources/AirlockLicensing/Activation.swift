@@ -1,3 +1,4 @@
+import AirlockCore
 import Crypto
 import Foundation
 
@@ -75,5 +76,5 @@ public struct ActivationGrant: Codable, Sendable, Equatable {
 
 extension SignedEnvelope {
     /// SHA-256 of the signed payload, hex: how an activation names its licence.
-    public var payloadSHA256: String { SHA256.hash(data: payload).map { String(format: "%02x", $0) }.joined() }
+    public var payloadSHA256: String { Data(SHA256.hash(data: payload)).hexString }
 }

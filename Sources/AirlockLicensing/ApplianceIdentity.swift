@@ -1,3 +1,4 @@
+import AirlockCore
 import Crypto
 import Foundation
 
@@ -31,17 +32,14 @@ public struct ApplianceIdentity: Sendable {
         let path = directory + "/appliance.key"
         let files = FileManager.default
         let key: Curve25519.Signing.PrivateKey
-        if let data = files.contents(atPath: path) {
-            guard let decoded = Data(base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
-                  let existing = try? Curve25519.Signing.PrivateKey(rawRepresentation: decoded)
-            else {
-                throw LicensingError("\(path) is not an appliance identity key; restore it from the backup (a new key needs a new activation)")
-            }
-            key = existing
+        if files.fileExists(atPath: path) {
+            // Unreadable (wrong user) or damaged is an error to fix: a new key would be a new
+            // identity, and the licence's activation would no longer match it.
+            key = try PrivateKeyFile.read(path, what: "appliance identity key (restore it from the backup)")
         } else {
             try files.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             key = Curve25519.Signing.PrivateKey()
-            try AtomicFile.write(Data((key.rawRepresentation.base64EncodedString() + "\n").utf8), to: path, mode: 0o600)
+            try PrivateKeyFile.write(key, to: path)
         }
         return ApplianceIdentity(privateKey: key, facts: facts.values())
     }
@@ -55,7 +53,7 @@ public struct ApplianceIdentity: Sendable {
             input.append(part)
         }
         // 128 bits, grouped for reading aloud over a phone to the vendor.
-        let hex = SHA256.hash(data: input).prefix(16).map { String(format: "%02x", $0) }.joined()
+        let hex = Data(SHA256.hash(data: input)).prefix(16).hexString
         fingerprint = stride(from: 0, to: hex.count, by: 4).map { offset in
             let start = hex.index(hex.startIndex, offsetBy: offset)
             return String(hex[start..<hex.index(start, offsetBy: 4)])

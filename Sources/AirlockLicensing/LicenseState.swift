@@ -1,8 +1,9 @@
 import Foundation
 
-/// The appliance's licence files, in `<data dir>/license/` (0700): the installed licence and its
-/// activation, and the pending request between `request` and `activate`. Every read verifies the
-/// signatures again, so a file edited on disk is an invalid licence, never a different one.
+/// The appliance's licence files, in `<data dir>/license/` (0700): the installed activation
+/// (`activation.lic`) and the licence it names (`license-<sha256>.lic`), and the pending request
+/// between `request` and `activate`. Every read verifies the signatures again, so a file edited
+/// on disk is an invalid licence, never a different one.
 public struct LicenseState: Sendable {
     public let directory: String
     let keys: VendorKeys
@@ -17,7 +18,9 @@ public struct LicenseState: Sendable {
     /// This appliance's fingerprint, for the operator to read to the vendor.
     public var identityFingerprint: String { identity.fingerprint }
 
-    var licensePath: String { directory + "/license.lic" }
+    /// A licence is kept under the hash its activation names, so that replacing `activation.lic`
+    /// alone switches from one installed pair to the next.
+    func licensePath(sha256: String) -> String { directory + "/license-\(sha256).lic" }
     var activationPath: String { directory + "/activation.lic" }
     var pendingLicensePath: String { directory + "/pending-license.lic" }
     var pendingRequestPath: String { directory + "/pending-request.lic" }
@@ -39,7 +42,7 @@ public struct LicenseState: Sendable {
         let request = ActivationRequest(
             licenseID: terms.licenseID, licenseSHA256: license.payloadSHA256, applianceFingerprint: identity.fingerprint,
             appliancePublicKey: identity.publicKey.rawRepresentation.base64EncodedString(),
-            nonce: nonce.map { String(format: "%02x", $0) }.joined(), createdAt: now)
+            nonce: nonce.hexString, createdAt: now)
         let envelope = try identity.sign(try SignedEnvelope.encoder.encode(request), kind: SignedEnvelope.Kind.activationRequest)
         try makeDirectory()
         try license.write(to: pendingLicensePath)
@@ -50,7 +53,7 @@ public struct LicenseState: Sendable {
 
     /// Installs the licence the pending request was for, if `activationFile` is the vendor's
     /// activation of exactly that request on this appliance. Nothing changes otherwise.
-    public func activate(activationFile: String, now: Int64) throws -> Installed {
+    public func activate(activationFile: String) throws -> Installed {
         let envelope = try SignedEnvelope.read(activationFile, what: "activation")
         let grant = try envelope.verified(ActivationGrant.self, kind: SignedEnvelope.Kind.activation, by: try keys.key(for: envelope))
         guard grant.applianceFingerprint == identity.fingerprint else {
@@ -68,28 +71,30 @@ public struct LicenseState: Sendable {
             throw LicensingError("this activation is for another licence than the pending request's")
         }
         let terms = try verifiedTerms(license)
-        // The activation is written last: until it is in place, the previous pair stays the
-        // installed one (a licence is only ever read together with an activation naming it).
-        try license.write(to: licensePath + ".incoming")
-        try envelope.write(to: activationPath + ".incoming")
-        guard rename(licensePath + ".incoming", licensePath) == 0, rename(activationPath + ".incoming", activationPath) == 0 else {
-            throw LicensingError("cannot install the licence in \(directory)")
+        // The licence first, under its own name; then the activation, replacing the old one in
+        // one rename — the commit point: before it the previous pair is installed, after it the
+        // new one, never a mix.
+        let previous = try? SignedEnvelope.read(activationPath, what: "activation").payload
+        try license.write(to: licensePath(sha256: license.payloadSHA256))
+        try envelope.write(to: activationPath)
+        if let previous, let old = try? JSONDecoder().decode(ActivationGrant.self, from: previous),
+           old.licenseSHA256 != grant.licenseSHA256 {
+            try? FileManager.default.removeItem(atPath: licensePath(sha256: old.licenseSHA256))
         }
         try? FileManager.default.removeItem(atPath: pendingRequestPath)
         try? FileManager.default.removeItem(atPath: pendingLicensePath)
-        _ = now
         return Installed(terms: terms, grant: grant)
     }
 
     /// The installed licence, nil when there is none (evaluation mode); throws when the files
     /// are there but do not verify for this appliance.
     public func installed() throws -> Installed? {
-        let files = FileManager.default
-        guard files.fileExists(atPath: activationPath) || files.fileExists(atPath: licensePath) else { return nil }
-        let license = try SignedEnvelope.read(licensePath, what: "licence")
+        guard FileManager.default.fileExists(atPath: activationPath) else { return nil }
         let envelope = try SignedEnvelope.read(activationPath, what: "activation")
         let grant = try envelope.verified(ActivationGrant.self, kind: SignedEnvelope.Kind.activation, by: try keys.key(for: envelope))
-        guard grant.licenseSHA256 == license.payloadSHA256 else { throw LicensingError("the activation is for another licence than license.lic") }
+        guard Self.isHex(grant.licenseSHA256) else { throw LicensingError("the activation names no licence hash") }
+        let license = try SignedEnvelope.read(licensePath(sha256: grant.licenseSHA256), what: "licence")
+        guard grant.licenseSHA256 == license.payloadSHA256 else { throw LicensingError("the activation is for another licence than the one installed") }
         guard grant.applianceFingerprint == identity.fingerprint else {
             throw LicensingError("the licence was activated for appliance \(grant.applianceFingerprint.prefix(40)), not this one (\(identity.fingerprint))")
         }
@@ -100,6 +105,11 @@ public struct LicenseState: Sendable {
         let terms = try license.verified(LicenseTerms.self, kind: SignedEnvelope.Kind.license, by: try keys.key(for: license))
         try terms.validate()
         return terms
+    }
+
+    /// 64 lower-case hex digits: safe to use in a file name.
+    static func isHex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     private func makeDirectory() throws {

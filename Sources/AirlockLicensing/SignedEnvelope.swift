@@ -1,3 +1,4 @@
+import AirlockCore
 import Crypto
 import Foundation
 
@@ -5,7 +6,7 @@ import Foundation
 /// is one JSON envelope: the signed document's exact bytes (base64), what kind of document it is,
 /// which key signed it, and an Ed25519 signature over `kind ‖ 0x00 ‖ payload`. The signature
 /// covers the bytes as written, so no canonical re-encoding is needed to verify, and the kind in
-/// the signed input means a signature over one kind never passes as another (licences/FORMAT.md).
+/// the signed input means a signature over one kind never passes as another (licenses/FORMAT.md).
 public struct SignedEnvelope: Codable, Sendable, Equatable {
     public var kind: String
     public var keyID: String
@@ -100,7 +101,7 @@ public struct SignedEnvelope: Codable, Sendable, Equatable {
 /// key, in hex. Shown to people and carried in envelopes to pick the key.
 public enum KeyID {
     public static func of(_ key: Curve25519.Signing.PublicKey) -> String {
-        SHA256.hash(data: key.rawRepresentation).prefix(16).map { String(format: "%02x", $0) }.joined()
+        Data(SHA256.hash(data: key.rawRepresentation)).prefix(16).hexString
     }
 }
 
@@ -110,13 +111,21 @@ public struct LicensingError: Error, CustomStringConvertible, Equatable {
     public init(_ description: String) { self.description = description }
 }
 
-enum AtomicFile {
-    static func write(_ data: Data, to path: String, mode: Int) throws {
-        let temporary = path + ".new"
-        try? FileManager.default.removeItem(atPath: temporary)
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: mode]) else {
-            throw LicensingError("cannot write \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else { throw LicensingError("cannot write \(path)") }
+
+/// An Ed25519 private key on disk: base64 of the 32 raw bytes and a newline, mode 0600 — the
+/// appliance's identity key and the vendor's signing keys alike.
+public enum PrivateKeyFile {
+    /// The key at `path`; a file that exists but cannot be read or parsed is an error, never
+    /// a reason to make a new key (that would be a new identity, or a new vendor).
+    public static func read(_ path: String, what: String) throws -> Curve25519.Signing.PrivateKey {
+        guard let data = FileManager.default.contents(atPath: path) else { throw LicensingError("cannot read the \(what) at \(path)") }
+        guard let raw = Data(base64Encoded: String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+        else { throw LicensingError("\(path) is not an \(what) (base64 of a raw Ed25519 key)") }
+        return key
+    }
+
+    public static func write(_ key: Curve25519.Signing.PrivateKey, to path: String) throws {
+        try AtomicFile.write(Data((key.rawRepresentation.base64EncodedString() + "\n").utf8), to: path, mode: 0o600)
     }
 }

@@ -17,9 +17,9 @@ public final class NodeReconciler: Sendable {
     let registry: NodeRegistry
     let connections: NodeConnections
     let logger: Logger
-    /// The reload count last acted on per node; nil until the first pass records every row's,
-    /// so that a daemon restart does not replay old requests.
-    private let seenReloads = Mutex<[String: Int64]?>(nil)
+    /// The reload count last acted on per node, primed from the rows at start (`prime`), so
+    /// that a daemon restart does not replay old requests.
+    private let seenReloads = Mutex<[String: Int64]>([:])
     /// The licence's node and GPU counts; nil: not enforced (tests, tools).
     private let licensedPool = Mutex<(maxNodes: Int, maxGPUs: Int)?>(nil)
 
@@ -56,9 +56,6 @@ public final class NodeReconciler: Sendable {
             logger.error("could not read node rows", metadata: ["error": "\(error)"])
             return
         }
-        seenReloads.withLock { seen in
-            if seen == nil { seen = rows.mapValues(\.reloadRequests) }
-        }
         // Only enrolled nodes are judged by their rows: the development `[[engines]]` nodes
         // (`static:<name>`) have no row and are the daemon's own.
         for node in registry.nodes where NodeID(rawValue: node.id) != nil {
@@ -85,9 +82,9 @@ public final class NodeReconciler: Sendable {
     /// Sends one `ReloadModel` per new request; a node whose stream is down gets it when it
     /// connects again (asking again while one is pending sends one, not two).
     private func reloadIfAsked(_ node: LiveNode, _ row: Node) {
-        let previous = seenReloads.withLock { $0?[node.id] } ?? 0
+        let previous = seenReloads.withLock { $0[node.id] } ?? 0
         guard row.reloadRequests > previous, connections.send(node.id, .reloadModel(Airlock_Node_V1_ReloadModel())) else { return }
-        seenReloads.withLock { $0?[node.id] = row.reloadRequests }
+        seenReloads.withLock { $0[node.id] = row.reloadRequests }
         logger.notice("engine reload sent to the node's agent", metadata: ["node": "\(node.name)"])
     }
 }

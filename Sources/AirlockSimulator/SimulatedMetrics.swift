@@ -84,7 +84,7 @@ final class SimulatedMetrics: Sendable {
             model.generatedTokens += completed ? generation.paced?.tokens ?? 0 : generation.producedTokens(at: now)
             if completed {
                 let span = generation.began.duration(to: now)
-                let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) * 1e-18
+                let seconds = span / .seconds(1)
                 model.latencyCounts[Self.latencyBounds.firstIndex { seconds <= $0 } ?? Self.latencyBounds.count] += 1
                 model.latencySum += seconds
             }

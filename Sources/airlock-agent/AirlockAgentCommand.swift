@@ -1,4 +1,5 @@
 import AirlockAgent
+import AirlockCore
 import ArgumentParser
 import Foundation
 import Logging
@@ -88,8 +89,16 @@ struct Run: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "airlock-agent")
-        let parts = control.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--control must be host:port") }
+        // The same rules the appliance applies: a bad value is refused here, at start, not by the
+        // control plane at every registration attempt.
+        let controlAddress: ListenAddress
+        switch ListenAddress.parse(control) {
+        case let .success(address): controlAddress = address
+        case let .failure(reason): throw ValidationError("--control: \(reason)")
+        }
+        guard let engineURL = EngineConfig.engineURL(engineURL) else {
+            throw ValidationError("--engine-url must be http(s)://host:port with no path, got '\(engineURL)'")
+        }
         let stateDirectory = AgentState(directory: state.stateDir)
         guard stateDirectory.isEnrolled else { throw ValidationError("\(state.stateDir) holds no enrolment; run `airlock-agent enroll` first") }
         var supervisor: EngineSupervisor?
@@ -98,35 +107,34 @@ struct Run: AsyncParsableCommand {
             guard let executable = words.first else { throw ValidationError("--engine-command is empty") }
             supervisor = EngineSupervisor(executable: executable, arguments: Array(words.dropFirst()), logger: logger)
         }
-        var settings = AgentSettings(state: stateDirectory, controlHost: String(parts[0]), controlPort: port, engineURL: engineURL,
+        var settings = AgentSettings(state: stateDirectory, controlHost: controlAddress.host, controlPort: controlAddress.port, engineURL: engineURL,
                                      models: model, capacityTokensPerSecond: capacity, zone: zone)
         settings.engine = supervisor
         settings.drain = .seconds(drainSeconds)
         let session = AgentSession(settings: settings, logger: logger)
-        let agent = AgentService(session: session, supervisor: supervisor, drain: .seconds(drainSeconds), logger: logger)
+        let agent = AgentService(session: session, logger: logger)
         try await ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()
     }
 }
 
 /// The agent as a lifecycle service: runs the control stream (and the engine, if supervised)
 /// until SIGTERM/SIGINT, then tells the appliance it is leaving — the node drains — keeps
-/// heartbeating for the drain period so in-flight requests finish, and stops.
+/// heartbeating until the engine is idle (at most `--drain-seconds`), and stops.
 struct AgentService: Service {
     let session: AgentSession
-    let supervisor: EngineSupervisor?
-    let drain: Duration
     let logger: Logger
 
     func run() async throws {
-        await supervisor?.start()
+        let settings = session.settings
+        await settings.engine?.start()
         let running = Task { await session.run() }
         try? await gracefulShutdown()
-        logger.notice("stopping: draining first", metadata: ["seconds": "\(drain.components.seconds)"])
+        logger.notice("stopping: draining first", metadata: ["at_most_seconds": "\(settings.drain.components.seconds)"])
         session.shuttingDown(reason: "agent stopping")
-        try? await Task.sleep(for: drain)
+        await session.waitUntilEngineIdle(within: settings.drain)
         running.cancel()
         await running.value
-        await supervisor?.stop(grace: .seconds(10))
+        await settings.engine?.stop()
         logger.notice("stopped")
     }
 }

@@ -1,3 +1,4 @@
+import AirlockCore
 import AirlockLicensing
 import ArgumentParser
 import Crypto
@@ -13,24 +14,17 @@ struct AirlockVendor: ParsableCommand {
         subcommands: [Keygen.self, Issue.self, Activate.self, VerifyReport.self])
 }
 
-/// Reads the vendor signing key (base64 raw Ed25519, as `keygen` writes it).
-func signingKey(_ path: String) throws -> Curve25519.Signing.PrivateKey {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-          let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-          let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-    else { throw ValidationError("\(path) is not an airlock-vendor signing key") }
-    return key
+/// The vendor signing key `keygen` wrote.
+func loadSigningKey(_ path: String) throws -> Curve25519.Signing.PrivateKey {
+    try PrivateKeyFile.read(path, what: "airlock-vendor signing key")
 }
 
 /// `2027-01-31` (midnight UTC) or `2027-01-31T12:00:00Z`, as Unix seconds.
 func unixSeconds(_ text: String) throws -> Int64 {
-    let full = ISO8601DateFormatter()
-    let day = ISO8601DateFormatter()
-    day.formatOptions = [.withFullDate]
-    guard let date = full.date(from: text) ?? day.date(from: text) else {
+    guard let instant = UnixMillis.parseISODate(text) else {
         throw ValidationError("'\(text)' is not a date (2027-01-31 or 2027-01-31T12:00:00Z)")
     }
-    return Int64(date.timeIntervalSince1970)
+    return instant.value / 1000
 }
 
 func fail(_ error: Error) -> ValidationError { ValidationError("\(error)") }
@@ -43,8 +37,11 @@ struct Keygen: ParsableCommand {
     func run() throws {
         guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; refusing to overwrite a signing key") }
         let key = Curve25519.Signing.PrivateKey()
-        guard FileManager.default.createFile(atPath: out, contents: Data((key.rawRepresentation.base64EncodedString() + "\n").utf8),
-                                             attributes: [.posixPermissions: 0o600]) else { throw ValidationError("cannot write \(out)") }
+        do {
+            try PrivateKeyFile.write(key, to: out)
+        } catch let error as LicensingError {
+            throw fail(error)
+        }
         print(VendorKeys.line(for: key.publicKey, comment: comment))
     }
 }
@@ -78,7 +75,7 @@ struct Issue: ParsableCommand {
                                        reservedCapacityUnits: reservedCapacityUnits, features: features))
         do {
             try terms.validate()
-            try SignedEnvelope.sign(terms, kind: SignedEnvelope.Kind.license, with: try AirlockVendorKey.load(signingKey)).write(to: out, mode: 0o644)
+            try SignedEnvelope.sign(terms, kind: SignedEnvelope.Kind.license, with: try loadSigningKey(signingKey)).write(to: out, mode: 0o644)
         } catch let error as LicensingError {
             throw fail(error)
         }
@@ -95,7 +92,7 @@ struct Activate: ParsableCommand {
 
     func run() throws {
         do {
-            let key = try AirlockVendorKey.load(signingKey)
+            let key = try loadSigningKey(signingKey)
             let asked = try ActivationRequest.verify(try SignedEnvelope.read(request, what: "activation request"))
             let licenseFile = try SignedEnvelope.read(license, what: "licence")
             let terms = try licenseFile.verified(LicenseTerms.self, kind: SignedEnvelope.Kind.license, by: key.publicKey)
@@ -141,6 +138,3 @@ struct VerifyReport: ParsableCommand {
     }
 }
 
-enum AirlockVendorKey {
-    static func load(_ path: String) throws -> Curve25519.Signing.PrivateKey { try signingKey(path) }
-}

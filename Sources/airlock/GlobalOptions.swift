@@ -19,19 +19,17 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the store (which `airlockd init` must have created) and the admin layer over it.
     func admin() async throws -> AdminActions {
-        let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+        let config = try configuration()
         let store = try Store(dataDirectory: config.dataDir, create: false)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
-        // Judged once per command; the licence's limits apply to what the command changes.
-        let installed = Result { try licenseState().installed() }
-        let entitlements = LicenseStatus.evaluate(installed, now: Int64(Date().timeIntervalSince1970)).entitlements
+        // The licence is read only by an action it limits, and judged by the one rule.
         return AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds,
-                            entitlements: { entitlements })
+                            entitlements: { [self] admin in try await admin.judgedLicenseStatus(try licenseState()).entitlements })
     }
 
     /// The running daemon's latest live node snapshot, if fresh.
     func liveNodes() throws -> LiveNodesSnapshot? {
-        LiveNodesSnapshot.read(dataDirectory: try configuration().dataDir, now: UnixMillis(Int64(Date().timeIntervalSince1970 * 1_000)))
+        LiveNodesSnapshot.read(dataDirectory: try configuration().dataDir, now: .now())
     }
 
     /// The resolved airlock.toml (flags and environment applied).
@@ -42,7 +40,7 @@ struct GlobalOptions: ParsableArguments {
     /// The licence files in the data dir, judged with the built-in vendor keys and those the
     /// config names, for this appliance's identity (made on first use).
     func licenseState() throws -> LicenseState {
-        let config = try AirlockConfig.resolve(configFlag: config, dataDirFlag: dataDir)
+        let config = try configuration()
         return LicenseState(dataDirectory: config.dataDir, keys: try VendorKeys.load(extraFiles: config.licenseVendorKeyFiles),
                             identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir))
     }

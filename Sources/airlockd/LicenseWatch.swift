@@ -1,6 +1,6 @@
+import AirlockAdmin
 import AirlockCore
 import AirlockLicensing
-import AirlockStore
 import Foundation
 import Logging
 import Synchronization
@@ -8,29 +8,35 @@ import Synchronization
 /// The licence as the running daemon sees it: judged at start and every few seconds (so an
 /// `airlock license activate` from the CLI takes effect without a restart), at the later of the
 /// clock and the newest recorded time (turning the clock back extends nothing), and turned into
-/// the verdict the request path reads. State changes are logged.
+/// the verdict the request path reads; what it allows goes to the node plane (pool counts to the
+/// reconciler, prefix routing to the scheduler). State changes are logged.
 final class LicenseWatch: Sendable {
     let state: LicenseState
-    let store: Store
+    let nodes: NodePlane
     let logger: Logger
     let tolerance: Int64
     private let current = Mutex<(verdict: LicenseVerdict, status: LicenseStatus?)>((.allowed(warning: nil), nil))
 
-    init(state: LicenseState, store: Store, tolerance: Int, logger: Logger) {
+    init(state: LicenseState, nodes: NodePlane, tolerance: Int, logger: Logger) {
         self.tolerance = Int64(tolerance)
         self.state = state
-        self.store = store
+        self.nodes = nodes
         self.logger = logger
     }
 
     var verdict: LicenseVerdict { current.withLock { $0.verdict } }
-    /// What the licence allows now (evaluation limits without one).
-    var entitlements: Entitlements { current.withLock { $0.status?.entitlements } ?? .evaluation }
 
     func refresh() async {
-        let now = Int64(Date().timeIntervalSince1970)
-        let recorded = ((try? await store.read { try $0.latestRecordedTime() }) ?? nil)?.value ?? 0
-        let status = LicenseStatus.evaluate(Result { try state.installed() }, now: max(now, recorded / 1000))
+        let status: LicenseStatus
+        do {
+            status = try await nodes.admin.judgedLicenseStatus(state)
+        } catch {
+            logger.error("could not judge the licence; keeping the last judgement", metadata: ["error": "\(error)"])
+            return
+        }
+        let allowed = status.entitlements
+        nodes.reconciler.licence(maxNodes: allowed.maxNodes, maxGPUs: allowed.maxGPUs)
+        nodes.scheduler.enablePrefixRouting(allowed.features.contains(.prefixRouting))
         let verdict = Self.verdict(status)
         let previous = current.withLock { held in
             defer { held = (verdict, status) }
@@ -40,7 +46,7 @@ final class LicenseWatch: Sendable {
         var metadata: Logger.Metadata = ["state": "\(status.state.rawValue)", "licence": "\(status.licenseID ?? "-")"]
         if let days = status.daysLeft { metadata["days_left"] = "\(days)" }
         if let problem = status.problem { metadata["problem"] = "\(problem)" }
-        if recorded / 1000 - now > tolerance { metadata["clock_behind_s"] = "\(recorded / 1000 - now)" }
+        if let behind = status.clockBehindSeconds, behind > tolerance { metadata["clock_behind_s"] = "\(behind)" }
         logger.log(level: status.state == .expired ? .error : (status.state == .active ? .notice : .warning), "licence state", metadata: metadata)
     }
 
@@ -67,11 +73,4 @@ final class LicenseWatch: Sendable {
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
 
-    /// Hands what the licence allows to the node plane: pool counts to the reconciler, prefix
-    /// routing to the scheduler.
-    func apply(to nodes: NodePlane) {
-        let allowed = entitlements
-        nodes.reconciler.licence(maxNodes: allowed.maxNodes, maxGPUs: allowed.maxGPUs)
-        nodes.scheduler.enablePrefixRouting(allowed.features.contains(.prefixRouting))
-    }
 }

@@ -20,6 +20,8 @@ struct NodePlane {
     let scheduler: Scheduler
     let reconciler: NodeReconciler
     let enrolment: Enrolment
+    /// The admin layer over the same store, for what the node plane records and reads.
+    let admin: AdminActions
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let logger: Logger
 
@@ -31,7 +33,8 @@ struct NodePlane {
                 "reason": "\(change.reason)"])
         }
         scheduler = Scheduler(registry: registry, settings: config.scheduler, clock: clock)
-        let admin = AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
+        admin = AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
+        let admin = admin
         let (authority, created) = try NodeAuthority.openOrCreate(dataDirectory: config.dataDir)
         if created { logger.notice("created the node CA", metadata: ["path": "\(config.dataDir)/node-ca/ca.crt"]) }
         let gate = NodeGate(authority: authority, admin: admin, logger: logger)

@@ -55,12 +55,15 @@ struct Serve: AsyncParsableCommand {
         let nodes = try NodePlane(config, store: store, hasher: hasher, logger: logger)
         try await nodes.reconciler.prime()
         let statics = StaticEngines(config.engines, zone: config.gateway.zone, registry: nodes.registry)
+        if !config.licenseVendorKeyFiles.isEmpty {
+            logger.notice("trusting development vendor keys beside the built-in ones", metadata: [
+                "files": "\(config.licenseVendorKeyFiles.joined(separator: ","))"])
+        }
         let license = LicenseWatch(
             state: LicenseState(dataDirectory: config.dataDir, keys: try VendorKeys.load(extraFiles: config.licenseVendorKeyFiles),
                                 identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)),
-            store: store, tolerance: config.licenseClockToleranceSeconds, logger: logger)
+            nodes: nodes, tolerance: config.licenseClockToleranceSeconds, logger: logger)
         await license.refresh()
-        license.apply(to: nodes)
         var dependencies = Gateway.Dependencies(
             resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,
             recorder: recorder, scheduler: nodes.scheduler, client: client, settings: config.gateway,
@@ -80,7 +83,7 @@ struct Serve: AsyncParsableCommand {
             server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
-                Housekeeping(policy: policy, statics: statics, reconciler: nodes.reconciler, license: license, nodes: nodes,
+                Housekeeping(policy: policy, statics: statics, license: license, nodes: nodes,
                              dataDirectory: config.dataDir, client: client, logger: logger),
                 nodes.service(),
             ],
@@ -140,12 +143,12 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// Background upkeep while serving: limits and node rows (revocations, drains) reloaded within
-/// 1 s of an admin change (from any process), silent nodes swept, static engines probed every 5 s.
+/// Background upkeep while serving: limits and node rows (revocations, drains, reloads) reloaded
+/// within 1 s of an admin change (from any process), silent nodes swept; every 5 s static engines
+/// probed, the licence judged again and the live node snapshot written for the CLI.
 struct Housekeeping: Service {
     let policy: LimitPolicy
     let statics: StaticEngines
-    let reconciler: NodeReconciler
     let license: LicenseWatch
     let nodes: NodePlane
     let dataDirectory: String
@@ -161,14 +164,13 @@ struct Housekeeping: Service {
             } catch {
                 logger.error("could not reload limits", metadata: ["error": "\(error)"])
             }
-            await reconciler.reconcile()
+            await nodes.reconciler.reconcile()
             tick += 1
             if tick % 5 == 0 {
                 await statics.probe(with: client)
                 await license.refresh()
-                license.apply(to: nodes)
                 do {
-                    try nodes.registry.snapshot(at: UnixMillis(Int64(Date().timeIntervalSince1970 * 1_000))).write(dataDirectory: dataDirectory)
+                    try nodes.registry.snapshot(at: .now()).write(dataDirectory: dataDirectory)
                 } catch {
                     logger.warning("could not write the live node snapshot", metadata: ["error": "\(error)"])
                 }

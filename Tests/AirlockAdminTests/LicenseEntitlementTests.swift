@@ -15,7 +15,7 @@ import Testing
     func admin(_ entitlements: Entitlements) throws -> AdminActions {
         let store = try Store(dataDirectory: dir.path)
         return AdminActions(store: store, hasher: try KeyHasher.loadOrCreate(dataDirectory: dir.path), rotationGraceSeconds: 60,
-                            entitlements: { entitlements })
+                            entitlements: { _ in entitlements })
     }
 
     @Test func theOrgCountIsCappedAndARevokedOrgFreesItsPlace() async throws {

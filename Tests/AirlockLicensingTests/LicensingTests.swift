@@ -56,12 +56,12 @@ struct LicensingFixture {
         #expect(LicenseStatus.evaluate(.success(nil), now: f.now).state == .evaluation)
         let (terms, request) = try state.request(licenseFile: try f.license(), output: f.dir.child("R.json"), now: f.now)
         #expect(request.applianceFingerprint == state.identityFingerprint && terms.licenseID == "lic-001")
-        let installed = try state.activate(activationFile: try f.activation(for: f.dir.child("R.json")), now: f.now)
+        let installed = try state.activate(activationFile: try f.activation(for: f.dir.child("R.json")))
         #expect(try state.installed() == installed)
         let status = LicenseStatus.evaluate(.success(installed), now: f.now)
         #expect(status.state == .active && status.daysLeft == 365 && status.entitlements.maxNodes == 8)
         // The pending request is used up: the same activation cannot be applied twice.
-        #expect(throws: LicensingError.self) { try state.activate(activationFile: f.dir.child("A.json"), now: f.now) }
+        #expect(throws: LicensingError.self) { try state.activate(activationFile: f.dir.child("A.json")) }
     }
 
     @Test func theStatusFollowsTheClock() {
@@ -146,33 +146,34 @@ struct LicensingFixture {
         // The same activation carried to another appliance.
         let other = try f.state(machine: "machine-b")
         _ = try other.request(licenseFile: f.dir.child("L.lic"), output: f.dir.child("R-other.json"), now: f.now)
-        #expect(throws: LicensingError.self) { try other.activate(activationFile: first, now: f.now) }
+        #expect(throws: LicensingError.self) { try other.activate(activationFile: first) }
         #expect(try other.installed() == nil)
         // A newer request replaces the pending one: the activation of the older is stale.
         _ = try state.request(licenseFile: f.dir.child("L.lic"), output: f.dir.child("R2.json"), now: f.now)
         do {
-            _ = try state.activate(activationFile: first, now: f.now)
+            _ = try state.activate(activationFile: first)
             Issue.record("a stale activation was accepted")
         } catch let error as LicensingError {
             #expect(error.description.contains("answers another request"))
         }
         #expect(try state.installed() == nil)
         // The newest one works; replaying the older one afterwards still does not.
-        let installed = try state.activate(activationFile: try f.activation(for: f.dir.child("R2.json"), name: "A2.json"), now: f.now)
-        #expect(throws: LicensingError.self) { try state.activate(activationFile: first, now: f.now) }
+        let installed = try state.activate(activationFile: try f.activation(for: f.dir.child("R2.json"), name: "A2.json"))
+        #expect(throws: LicensingError.self) { try state.activate(activationFile: first) }
         #expect(try state.installed() == installed)
         // An activation signed by an untrusted key.
         let forged = f.dir.child("forged.json")
         try SignedEnvelope.sign(installed.grant, kind: SignedEnvelope.Kind.activation, with: Curve25519.Signing.PrivateKey()).write(to: forged)
-        #expect(throws: LicensingError.self) { try state.activate(activationFile: forged, now: f.now) }
+        #expect(throws: LicensingError.self) { try state.activate(activationFile: forged) }
     }
 
     @Test func filesEditedOnDiskMakeTheLicenceInvalidNotDifferent() throws {
         let state = try f.state()
         _ = try state.request(licenseFile: try f.license(), output: f.dir.child("R.json"), now: f.now)
-        _ = try state.activate(activationFile: try f.activation(for: f.dir.child("R.json")), now: f.now)
+        let installed = try state.activate(activationFile: try f.activation(for: f.dir.child("R.json")))
         // Swap in another licence signed by the vendor but never activated here.
-        try SignedEnvelope.read(try f.license(f.terms(id: "lic-002"), name: "L2.lic"), what: "licence").write(to: state.directory + "/license.lic")
+        try SignedEnvelope.read(try f.license(f.terms(id: "lic-002"), name: "L2.lic"), what: "licence")
+            .write(to: state.licensePath(sha256: installed.grant.licenseSHA256))
         let status = LicenseStatus.evaluate(Result { try state.installed() }, now: f.now)
         #expect(status.state == .invalid && status.entitlements == .evaluation)
         #expect(status.problem?.contains("another licence") == true)

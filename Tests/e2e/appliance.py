@@ -66,7 +66,8 @@ class Appliance:
         self.env = dict(os.environ, AIRLOCK_CONFIG=self.config, LOG_LEVEL="debug")
         subprocess.run([os.path.join(BIN, "airlockd"), "init"], env=self.env, check=True, capture_output=True)
         if licensed:
-            self.license()
+            self.trust_vendor_key()
+            self.install_license()
         self.daemon = None
         self.log_path = os.path.join(self.dir, "airlockd.log")
 
@@ -76,19 +77,28 @@ class Appliance:
             raise RuntimeError(f"airlock-vendor {' '.join(args)}: {result.stderr}")
         return result.stdout
 
-    def license(self):
-        key, trusted = os.path.join(self.dir, "vendor.key"), os.path.join(self.dir, "trusted-keys")
+    ALL_FEATURES = ("prefix_routing", "org_owned_nodes", "reserved_capacity", "multi_zone")
+
+    def trust_vendor_key(self):
+        """A vendor key of the test's own, trusted by airlock.toml: call before start()."""
+        self.vendor_key = os.path.join(self.dir, "vendor.key")
+        trusted = os.path.join(self.dir, "trusted-keys")
         with open(trusted, "w") as f:
-            f.write(self.vendor("keygen", "--out", key))
+            f.write(self.vendor("keygen", "--out", self.vendor_key))
         with open(self.config, "a") as f:
             f.write(f'[license]\nvendor_key_files = ["{trusted}"]\n')
+
+    def install_license(self, expires="2099-12-31", grace_days=0, license_id="e2e", max_nodes=1000, max_gpus=1000,
+                        max_orgs=1000, features=ALL_FEATURES, not_before=None):
+        """The whole offline cycle, file by file (daemon running or not); the activated status."""
         lic, req, act = (os.path.join(self.dir, name) for name in ("test.lic", "test-request.json", "test-activation.json"))
-        features = [arg for name in ("prefix_routing", "org_owned_nodes", "reserved_capacity", "multi_zone") for arg in ("--feature", name)]
-        self.vendor("issue", "--signing-key", key, "--license-id", "e2e", "--customer", "Airlock e2e", "--expires", "2099-12-31",
-                    "--max-gpus", "1000", "--max-nodes", "1000", "--max-orgs", "1000", *features, "--out", lic)
+        flags = [arg for name in features for arg in ("--feature", name)] + (["--not-before", not_before] if not_before else [])
+        self.vendor("issue", "--signing-key", self.vendor_key, "--license-id", license_id, "--customer", "Airlock e2e",
+                    "--expires", expires, "--grace-days", str(grace_days), "--max-gpus", str(max_gpus),
+                    "--max-nodes", str(max_nodes), "--max-orgs", str(max_orgs), *flags, "--out", lic)
         self.cli("license", "request", "--license", lic, "--out", req)
-        self.vendor("activate", "--request", req, "--license", lic, "--signing-key", key, "--out", act)
-        self.cli("license", "activate", act)
+        self.vendor("activate", "--request", req, "--license", lic, "--signing-key", self.vendor_key, "--out", act)
+        return self.cli("license", "activate", act)
 
     def cli(self, *args):
         result = subprocess.run([os.path.join(BIN, "airlock"), "--json", *args], env=self.env, capture_output=True, text=True)

@@ -26,13 +26,7 @@ class UnlicensedAppliance(unittest.TestCase):
         self.engines = [Engine("--model", "sim-small", "--tokens-per-second", "40") for _ in range(self.ENGINES)]
         self.engine = self.engines[0]
         self.app = Appliance([(f"sim-{i}", "sim-small", engine.url) for i, engine in enumerate(self.engines)], licensed=False)
-        self.vendor_key = os.path.join(self.app.dir, "vendor.key")
-        line = self.vendor("keygen", "--out", self.vendor_key)
-        trusted = os.path.join(self.app.dir, "trusted-keys")
-        with open(trusted, "w") as f:
-            f.write(line)
-        with open(self.app.config, "a") as f:
-            f.write(f'[license]\nvendor_key_files = ["{trusted}"]\n')
+        self.app.trust_vendor_key()
         self.app.cli("org", "create", "acme")
         self.app.cli("env", "create", "acme", "prod")
         self.key = self.app.cli("key", "create", "acme", "prod")["key"]
@@ -43,21 +37,11 @@ class UnlicensedAppliance(unittest.TestCase):
         for engine in self.engines:
             engine.stop()
 
-    def vendor(self, *args):
-        result = subprocess.run([os.path.join(BIN, "airlock-vendor"), *args], capture_output=True, text=True)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        return result.stdout
-
     def install(self, expires, grace_days, max_nodes=4):
-        """The whole offline cycle, file by file, while the daemon runs."""
-        lic, req, act = (os.path.join(self.app.dir, name) for name in ("L.lic", "R.json", "A.json"))
+        """A small licence with no features, issued and activated while the daemon runs."""
         not_before = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=60)).strftime("%Y-%m-%d")
-        self.vendor("issue", "--signing-key", self.vendor_key, "--license-id", "bank-e2e", "--customer", "Bank of E2E",
-                    "--not-before", not_before, "--expires", expires, "--grace-days", str(grace_days),
-                    "--max-gpus", "8", "--max-nodes", str(max_nodes), "--max-orgs", "10", "--out", lic)
-        self.app.cli("license", "request", "--license", lic, "--out", req)
-        self.vendor("activate", "--request", req, "--license", lic, "--signing-key", self.vendor_key, "--out", act)
-        return self.app.cli("license", "activate", act)
+        return self.app.install_license(expires, grace_days=grace_days, license_id="bank-e2e", max_nodes=max_nodes, max_gpus=8,
+                                        max_orgs=10, features=(), not_before=not_before)
 
     def chat(self):
         client = openai.OpenAI(base_url=self.app.base + "/v1", api_key=self.key, max_retries=0,

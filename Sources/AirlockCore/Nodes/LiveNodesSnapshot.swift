@@ -64,14 +64,9 @@ public struct LiveNodesSnapshot: Codable, Sendable, Equatable {
     public func write(dataDirectory: String) throws {
         let directory = dataDirectory + "/run"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let path = Self.path(dataDirectory: dataDirectory)
-        let temporary = path + ".new"
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard FileManager.default.createFile(atPath: temporary, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600]),
-              rename(temporary, path) == 0 else {
-            throw AirlockError.storage("cannot write \(path)")
-        }
+        try AtomicFile.write(try encoder.encode(self), to: Self.path(dataDirectory: dataDirectory), mode: 0o600)
     }
 
     /// The snapshot if there is a fresh one; nil when it is missing, unreadable or stale.
