@@ -70,7 +70,11 @@ let package = Package(
         // The service layer behind every admin action; CLI, admin API and dashboard call it.
         .target(
             name: "AirlockAdmin",
-            dependencies: ["AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockLicensing"]
+            dependencies: [
+                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockLicensing",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         // Licences, offline activation and the appliance identity (issue E): signed files only,
         // no network, no storage but files in the data dir.
@@ -97,6 +101,30 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // `/admin/v1/*`: the admin API over AdminActions, sessions, the local admin credential.
+        .target(
+            name: "AirlockAdminAPI",
+            dependencies: [
+                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmin", "AirlockLicensing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The local dashboard: server-rendered HTML pages and SVG charts over the admin API's
+        // sessions and AdminActions; every asset embedded, no script.
+        .target(
+            name: "AirlockDashboard",
+            dependencies: [
+                "AirlockCore", "AirlockStore", "AirlockAdmin", "AirlockAdminAPI", "AirlockLicensing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The agent ↔ daemon protocol: Protos/ and the Swift code generated from it (committed;
@@ -156,6 +184,7 @@ let package = Package(
             dependencies: [
                 "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockCounters",
                 "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockNodeProtocol", "AirlockAdmin", "AirlockLicensing",
+                "AirlockAdminAPI", "AirlockDashboard",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -264,6 +293,15 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .testTarget(
+            name: "AirlockAdminAPITests",
+            dependencies: [
+                "AirlockAdminAPI", "AirlockDashboard", "AirlockAdmin", "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -20,6 +20,8 @@ public struct AdminActions: Sendable {
     /// reserved capacity, zones) — so a command that needs none reads no licence; nil: not
     /// enforced (tests and tools that act on a data dir directly).
     let entitlements: @Sendable (AdminActions) async throws -> Entitlements?
+    /// The scrypt cost new password hashes get; tests lower it, nothing else should.
+    public var passwordCost = PasswordHash.Cost.standard
 
     public init(
         store: Store, hasher: KeyHasher, clock: WallClock = .system, rotationGraceSeconds: Int,

@@ -60,3 +60,21 @@ extension TenancyReader {
         return rows.map(AuditLog.entry(row:))
     }
 }
+
+/// An audit row with its place in the chain, for paging through the log.
+public struct AuditRecord: Sendable, Encodable {
+    public var seq: Int64
+    public var entry: AuditEntry
+}
+
+extension TenancyReader {
+    /// A page of the audit log, newest first: rows before `beforeSeq` (all when nil), optionally
+    /// only those whose action starts with `actionPrefix` or whose actor is `actor`.
+    public func auditPage(beforeSeq: Int64?, limit: Int, actionPrefix: String? = nil, actor: String? = nil) throws -> [AuditRecord] {
+        try Row.fetchAll(db, sql: """
+            SELECT * FROM audit_log
+            WHERE (?1 IS NULL OR seq < ?1) AND (?2 IS NULL OR substr(action, 1, length(?2)) = ?2) AND (?3 IS NULL OR actor = ?3)
+            ORDER BY seq DESC LIMIT ?4
+            """, arguments: [beforeSeq, actionPrefix, actor, limit]).map { AuditRecord(seq: $0["seq"], entry: AuditLog.entry(row: $0)) }
+    }
+}

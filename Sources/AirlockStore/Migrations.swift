@@ -16,6 +16,7 @@ enum Migrations {
         migrator.registerMigration("009_environment_zone", migrate: addEnvironmentZone)
         migrator.registerMigration("010_node_reload", migrate: addNodeReload)
         migrator.registerMigration("011_audit_log_ts", migrate: indexAuditTime)
+        migrator.registerMigration("012_admin_users", migrate: createAdminUsers)
         return migrator
     }
 
@@ -260,6 +261,26 @@ enum Migrations {
     /// without an index that is a scan of a table that only grows.
     private static func indexAuditTime(_ db: Database) throws {
         try db.execute(sql: "CREATE INDEX audit_log_ts ON audit_log(ts)")
+    }
+
+    /// Local dashboard / admin-API users (issue G). The password hash is a self-describing scrypt
+    /// string (`PasswordHash`), so its cost can rise later without a migration. An org-admin names
+    /// exactly one org and no other role names any.
+    private static func createAdminUsers(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE admin_users (
+                name                 TEXT PRIMARY KEY NOT NULL COLLATE NOCASE,
+                role                 TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'auditor', 'viewer', 'org-admin')),
+                org_id               TEXT REFERENCES orgs(id),
+                status               TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
+                password_hash        TEXT NOT NULL,
+                failed_logins        INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
+                locked_until         INTEGER,
+                created_at           INTEGER NOT NULL,
+                password_changed_at  INTEGER NOT NULL,
+                CHECK ((role = 'org-admin') = (org_id IS NOT NULL))
+            ) STRICT;
+            """)
     }
 
     /// Append-only at the database: no UPDATE, no DELETE, and an INSERT must extend the chain —

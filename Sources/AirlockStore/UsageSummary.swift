@@ -34,3 +34,29 @@ extension TenancyReader {
         return [ledger, audit].compactMap { $0 }.max().map(UnixMillis.init)
     }
 }
+
+extension TenancyReader {
+    /// Served requests and tokens per `bucketMillis` and group in [from, to), optionally for one
+    /// org only (an org-admin's view). Uses the ledger's `ts` index; groups are summed in SQL.
+    public func usageSeries(from: UnixMillis, to: UnixMillis, bucketMillis: Int64, groupBy: UsageGrouping,
+                            org: OrgID? = nil) throws -> [UsagePoint] {
+        precondition(bucketMillis > 0)
+        let (group, label): (String, String) = switch groupBy {
+        case .org: ("l.org_id", "COALESCE(o.name, l.org_id)")
+        case .env: ("l.env_id", "COALESCE(o.name, l.org_id) || '/' || COALESCE(e.name, l.env_id)")
+        case .model: ("l.model", "l.model")
+        case .zone: ("l.zone", "l.zone")
+        }
+        return try Row.fetchAll(db, sql: """
+            SELECT (l.ts / ?1) * ?1 AS bucket, \(group) AS grp, \(label) AS label, count(*) AS requests,
+                   sum(l.prompt_tokens) AS prompt, sum(l.completion_tokens) AS completion, sum(l.total_tokens) AS total
+            FROM usage_ledger l LEFT JOIN orgs o ON o.id = l.org_id LEFT JOIN environments e ON e.id = l.env_id
+            WHERE l.ts >= ?2 AND l.ts < ?3 AND (?4 IS NULL OR l.org_id = ?4)
+            GROUP BY bucket, grp ORDER BY bucket, label
+            """, arguments: [bucketMillis, from.value, to.value, org?.rawValue]).map { row in
+            UsagePoint(bucketStart: UnixMillis(row["bucket"] as Int64), group: row["grp"], label: row["label"],
+                       requests: row["requests"], promptTokens: row["prompt"], completionTokens: row["completion"],
+                       totalTokens: row["total"])
+        }
+    }
+}

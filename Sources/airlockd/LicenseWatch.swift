@@ -26,6 +26,9 @@ final class LicenseWatch: Sendable {
 
     var verdict: LicenseVerdict { current.withLock { $0.verdict } }
 
+    /// The last judgement, for `/admin/v1/license` and the dashboard (nil before the first).
+    var status: LicenseStatus? { current.withLock { $0.status } }
+
     func refresh() async {
         let status: LicenseStatus
         do {

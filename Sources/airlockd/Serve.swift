@@ -1,4 +1,6 @@
 import AirlockAdmin
+import AirlockAdminAPI
+import AirlockDashboard
 import AirlockAdmission
 import AirlockCertificates
 import AirlockCore
@@ -64,8 +66,9 @@ struct Serve: AsyncParsableCommand {
                                 identity: try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)),
             nodes: nodes, tolerance: config.licenseClockToleranceSeconds, logger: logger)
         await license.refresh()
+        let resolver = IdentityResolver(store: store, hasher: hasher)
         var dependencies = Gateway.Dependencies(
-            resolver: IdentityResolver(store: store, hasher: hasher), admission: admission,
+            resolver: resolver, admission: admission,
             recorder: recorder, scheduler: nodes.scheduler, client: client, settings: config.gateway,
             requestCaps: config.limits, logger: logger)
         dependencies.license = { license.verdict }
@@ -77,6 +80,9 @@ struct Serve: AsyncParsableCommand {
             { ("engines", nodes.registry.anyActive) },
         ])
         nodes.addEnrolmentRoute(to: router)
+        let admin = try Self.adminAPI(config, store: store, hasher: hasher, resolver: resolver, license: license, nodes: nodes, logger: logger)
+        admin.add(to: router)
+        Dashboard(api: admin).add(to: router)
         await statics.probe(with: client)
         let app = Application(
             router: router,
@@ -103,6 +109,19 @@ struct Serve: AsyncParsableCommand {
         try await client.shutdown()
         try counters.close()
         logger.notice("stopped cleanly; ledger rows committed, counters marked clean")
+    }
+
+    /// The admin API and the dashboard's service layer: the licence's entitlements enforced, the
+    /// resolver told at once when tenancy changes.
+    private static func adminAPI(_ config: AirlockConfig, store: Store, hasher: KeyHasher, resolver: IdentityResolver,
+                                 license: LicenseWatch, nodes: NodePlane, logger: Logger) throws -> AdminAPI {
+        let actions = AdminActions(
+            store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds,
+            onTenancyChange: { resolver.invalidate() }, entitlements: { _ in license.status?.entitlements })
+        let credential = try LocalAdminCredential.openOrCreate(dataDirectory: config.dataDir)
+        return AdminAPI(.init(
+            actions: actions, ledger: LedgerAudit(store: store), sessions: SessionStore(), credential: credential,
+            liveNodes: { nodes.registry.snapshot(at: .now()) }, license: { license.status }, logger: logger))
     }
 
     private static func certificate(_ config: AirlockConfig, logger: Logger) throws -> ServerCertificate {

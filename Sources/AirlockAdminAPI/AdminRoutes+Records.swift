@@ -1,0 +1,118 @@
+import AirlockAdmin
+import AirlockCore
+import AirlockStore
+import Foundation
+import NIOCore
+
+/// Usage (from the ledger) and the audit log: reading, never writing.
+extension AdminAPI {
+    static var usageAndAuditRoutes: [AdminRoute] {
+        let audit = AdminRoute.Access.permission(.readAudit)
+        return [
+            AdminRoute(.get, "/admin/v1/usage", .permission(.readUsage), "query usage") { api, call in
+                let query = try UsageQuery(call, now: api.dependencies.clock.now())
+                let points = try await api.dependencies.ledger.usageSeries(
+                    from: query.from, to: query.to, bucketSeconds: query.bucketSeconds, groupBy: query.groupBy, org: query.org)
+                if call.query("format") == "csv" {
+                    return AdminReply(status: .ok, contentType: "text/csv; charset=utf-8", body: ByteBuffer(string: UsageCSV.render(points)))
+                }
+                return try .json(UsageAnswer(from: query.from, to: query.to, bucketSeconds: query.bucketSeconds,
+                                             groupBy: query.groupBy, points: points))
+            },
+            AdminRoute(.get, "/admin/v1/audit", audit, "read the audit log") { api, call in
+                let limit = try AdminPage<AuditRecord>.limit(call)
+                let before = try call.query("before").map { text -> Int64 in
+                    guard let seq = Int64(text), seq > 0 else { throw AirlockError.invalidArgument("before must be a positive row number") }
+                    return seq
+                }
+                let rows = try await api.dependencies.ledger.auditPage(beforeSeq: before, limit: limit + 1, actionPrefix: call.query("action"),
+                                                                      actor: call.query("actor"))
+                let page = Array(rows.prefix(limit))
+                return try .json(AuditPage(data: page, hasMore: rows.count > limit, nextBefore: rows.count > limit ? page.last?.seq : nil))
+            },
+            AdminRoute(.get, "/admin/v1/audit/verify", audit, "verify the audit log's chain") { api, _ in
+                try .json(try await api.dependencies.ledger.verifyAuditLog())
+            },
+            AdminRoute(.get, "/admin/v1/ledger/verify", audit, "verify the usage ledger's chain") { api, _ in
+                try .json(try await api.dependencies.ledger.verifyLedger())
+            },
+        ]
+    }
+
+    struct AuditPage: Encodable, Sendable {
+        var object = "list"
+        var data: [AuditRecord]
+        var hasMore: Bool
+        /// Pass as `?before=` for the next (older) page.
+        var nextBefore: Int64?
+    }
+
+    struct UsageAnswer: Encodable, Sendable {
+        var from: UnixMillis
+        var to: UnixMillis
+        var bucketSeconds: Int64
+        var groupBy: UsageGrouping
+        var points: [UsagePoint]
+    }
+}
+
+/// `?from=&to=&bucket=&group_by=&org=` of a usage query. An org-admin's is always their own org.
+public struct UsageQuery: Sendable {
+    public var from: UnixMillis
+    public var to: UnixMillis
+    public var bucketSeconds: Int64
+    public var groupBy: UsageGrouping
+    public var org: OrgID?
+
+    static let buckets: [String: Int64] = ["minute": 60, "hour": 3_600, "day": 86_400]
+
+    init(_ call: AdminCall, now: UnixMillis) throws {
+        try self.init(query: call.query, principal: call.principal, now: now)
+    }
+
+    /// Defaults: the last 24 hours, by the hour, grouped by org.
+    public init(query: [String: String], principal: AdminPrincipal, now: UnixMillis) throws {
+        func time(_ name: String) throws -> UnixMillis? {
+            guard let text = query[name] else { return nil }
+            guard let time = UnixMillis.parseISODate(text) else {
+                throw AirlockError.invalidArgument("\(name): '\(JSONClip.clip(text))' is not an ISO 8601 date or time")
+            }
+            return time
+        }
+        to = try time("to") ?? now
+        from = try time("from") ?? UnixMillis(to.value - 86_400_000)
+        let bucket = query["bucket"] ?? "hour"
+        guard let seconds = Self.buckets[bucket] else { throw AirlockError.invalidArgument("bucket must be minute, hour or day") }
+        bucketSeconds = seconds
+        let grouping = query["group_by"] ?? "org"
+        guard let groupBy = UsageGrouping(rawValue: grouping) else { throw AirlockError.invalidArgument("group_by must be org, env, model or zone") }
+        self.groupBy = groupBy
+        if let own = principal.orgID {
+            org = own
+        } else if let text = query["org"] {
+            guard let id = OrgID(rawValue: text) else { throw AirlockError.invalidArgument("org must be an org id (org_…)") }
+            org = id
+        }
+    }
+}
+
+/// Usage as CSV for spreadsheets: one row per bucket and group, times in ISO 8601 UTC.
+public enum UsageCSV {
+    public static func render(_ points: [UsagePoint]) -> String {
+        var lines = ["bucket_start,group,label,requests,prompt_tokens,completion_tokens,total_tokens"]
+        for point in points {
+            lines.append([point.bucketStart.description, field(point.group), field(point.label), "\(point.requests)",
+                          "\(point.promptTokens)", "\(point.completionTokens)", "\(point.totalTokens)"].joined(separator: ","))
+        }
+        return lines.joined(separator: "\r\n") + "\r\n"
+    }
+
+    /// Quoted when needed, and never starting with a formula character, so a name such as
+    /// `=HYPERLINK(…)` cannot run in the spreadsheet that opens the file.
+    static func field(_ text: String) -> String {
+        var value = text
+        if let first = value.first, "=+-@\t\r".contains(first) { value = "'" + value }
+        guard value.contains(where: { ",\"\r\n".contains($0) }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
