@@ -66,6 +66,8 @@ public struct UsageQuery: Sendable {
 
     static let buckets: [String: Int64] = ["minute": 60, "hour": 3_600, "day": 86_400]
 
+    public static func bucketName(_ seconds: Int64) -> String { buckets.first { $0.value == seconds }?.key ?? "hour" }
+
     init(_ call: AdminCall, now: UnixMillis) throws {
         try self.init(query: call.query, principal: call.principal, now: now)
     }

@@ -43,6 +43,8 @@ public final class Gateway: Sendable {
     }
 
     let deps: Dependencies
+    /// Outcomes of the last five minutes, for the dashboard's request and error rates.
+    public let outcomes = OutcomeTally()
 
     public init(_ dependencies: Dependencies) {
         deps = dependencies
@@ -132,6 +134,7 @@ public final class Gateway: Sendable {
 
     /// The request's one outcome: a log line (served at debug, refusals at info, failures at warning).
     func record(_ call: CallContext, _ outcome: RequestOutcome, status: Int, detail: String? = nil) {
+        outcomes.count(outcome, at: call.startedAt)
         let level: Logger.Level = outcome == .served ? .debug : (outcome == .refused ? .info : .warning)
         deps.logger.log(level: level, "request \(outcome.rawValue)", metadata: [
             "request_id": "\(call.requestID)", "path": "\(call.kind?.rawValue ?? "/v1/models")", "status": "\(status)",

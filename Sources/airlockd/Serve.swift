@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
         nodes.addEnrolmentRoute(to: router)
         let admin = try Self.adminAPI(config, store: store, hasher: hasher, resolver: resolver, license: license, nodes: nodes, logger: logger)
         admin.add(to: router)
-        Dashboard(api: admin).add(to: router)
+        Dashboard(api: admin, traffic: { gateway.outcomes.recent(at: .now()) }).add(to: router)
         await statics.probe(with: client)
         let app = Application(
             router: router,
