@@ -5,7 +5,10 @@ the admin side and the ledger keep working."""
 
 import concurrent.futures
 import datetime
+import json
 import os
+import ssl
+import urllib.request
 import subprocess
 import time
 import unittest
@@ -49,6 +52,14 @@ class UnlicensedAppliance(unittest.TestCase):
         return client.chat.completions.with_raw_response.create(
             model="sim-small", messages=[{"role": "user", "content": "hello"}], max_tokens=3)
 
+    def admin_license(self):
+        """`GET /admin/v1/license` with the appliance's local admin credential."""
+        with open(os.path.join(self.app.data, "secrets", "admin-api.token")) as f:
+            token = f.read().strip()
+        request = urllib.request.Request(self.app.base + "/admin/v1/license", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=self.app.ca_file), timeout=10) as r:
+            return json.load(r)
+
     def warning_eventually(self, predicate, timeout=15):
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -67,6 +78,10 @@ class LicenseTest(UnlicensedAppliance):
         self.assertEqual(status["state"], "grace")
         warning = self.warning_eventually(lambda w: w is not None and "grace" in w)
         self.assertIn("bank-e2e expired on", warning)
+        # The admin API reports what the daemon judged, with the days of grace left.
+        status = self.admin_license()
+        self.assertEqual((status["state"], status["license_id"]), ("grace", "bank-e2e"))
+        self.assertIn(status["days_left"], (28, 29))
 
     def test_past_its_grace_inference_is_refused_but_admin_and_ledger_work(self):
         soon = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
