@@ -128,7 +128,7 @@ extension AdminActions {
             throw AccessError.signInRefused
         }
         guard matches else {
-            try await recordFailure(user, failures: credential.failedLogins + 1, origin: origin, now: now)
+            try await recordFailure(user, origin: origin, now: now)
             throw AccessError.signInRefused
         }
         let upgrade = PasswordHash.cost(of: credential.passwordHash).map { $0.log2N < passwordCost.log2N } ?? false
@@ -156,10 +156,13 @@ extension AdminActions {
         _ = try await store.write { try $0.audit(entry) }
     }
 
-    private func recordFailure(_ user: AdminUser, failures: Int, origin: String, now: UnixMillis) async throws {
-        let locks = failures >= SignInPolicy.maxFailures
-        let lockedUntil = locks ? UnixMillis(now.value + SignInPolicy.lockoutSeconds * 1000) : nil
+    /// Counts a failure inside the write transaction, so that concurrent guesses cannot each read
+    /// the same count and lose increments (SQLite serialises the writers).
+    private func recordFailure(_ user: AdminUser, origin: String, now: UnixMillis) async throws {
         try await store.write { tx in
+            let failures = (try tx.reader.userCredential(named: user.name)?.failedLogins ?? 0) + 1
+            let locks = failures >= SignInPolicy.maxFailures
+            let lockedUntil = locks ? UnixMillis(now.value + SignInPolicy.lockoutSeconds * 1000) : nil
             try tx.setLoginState(user: user.name, failedLogins: locks ? 0 : failures, lockedUntil: lockedUntil)
             try tx.audit(signInEntry("user.login_failed", name: user.name, detail: "wrong password (\(failures) in a row)", origin: origin))
             if locks {

@@ -80,7 +80,12 @@ public struct AdminAPI: Sendable {
             for name in route.parameterNames { parameters[name] = context.parameters.get(name) }
             var query: [String: String] = [:]
             for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            } catch {
+                throw HTTPError(.contentTooLarge)
+            }
             let call = AdminCall(principal: principal, parameters: parameters, query: query, body: body,
                                  origin: "https",
                                  sessionToken: request.cookies[Self.sessionCookie]?.value)

@@ -72,7 +72,11 @@ public struct UsageQuery: Sendable {
         try self.init(query: call.query, principal: call.principal, now: now)
     }
 
-    /// Defaults: the last 24 hours, by the hour, grouped by org.
+    /// How far back a query without `from` reaches, per bucket: a chart of 60, 24 and 30 bars.
+    static let defaultSpans: [Int64: Int64] = [60: 3_600, 3_600: 86_400, 86_400: 30 * 86_400]
+
+    /// Defaults: by the hour, grouped by org, over the last hour / day / 30 days for minute /
+    /// hour / day buckets.
     public init(query: [String: String], principal: AdminPrincipal, now: UnixMillis) throws {
         func time(_ name: String) throws -> UnixMillis? {
             guard let text = query[name] else { return nil }
@@ -81,11 +85,11 @@ public struct UsageQuery: Sendable {
             }
             return time
         }
-        to = try time("to") ?? now
-        from = try time("from") ?? UnixMillis(to.value - 86_400_000)
         let bucket = query["bucket"] ?? "hour"
         guard let seconds = Self.buckets[bucket] else { throw AirlockError.invalidArgument("bucket must be minute, hour or day") }
         bucketSeconds = seconds
+        to = try time("to") ?? now
+        from = try time("from") ?? UnixMillis(to.value - (Self.defaultSpans[seconds] ?? 86_400) * 1000)
         let grouping = query["group_by"] ?? "org"
         guard let groupBy = UsageGrouping(rawValue: grouping) else { throw AirlockError.invalidArgument("group_by must be org, env, model or zone") }
         self.groupBy = groupBy

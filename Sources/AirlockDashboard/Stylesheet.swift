@@ -45,5 +45,6 @@ enum Stylesheet {
         .login { max-width: 22rem; margin: 4rem auto; background: #fff; padding: 1.5rem; border: 1px solid var(--line); border-radius: 8px; }
         .login form { flex-direction: column; align-items: stretch; }
         code { font-family: ui-monospace, monospace; font-size: .9em; }
+        td code { white-space: pre-wrap; overflow-wrap: anywhere; }
         """
 }

@@ -34,7 +34,8 @@ enum UsageChart {
         var shapes: [String] = []
         for tick in 0...4 {
             let y = 10 + plotHeight * (1 - Double(tick) / 4)
-            let label = Self.short(Int64(Double(peak) * Double(tick) / 4))
+            let amount = Double(peak) * Double(tick) / 4
+            let label = peak < 8 ? String(format: amount == amount.rounded() ? "%.0f" : "%.2f", amount) : Self.short(Int64(amount))
             shapes.append("<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - 10)\" y2=\"\(y)\" stroke=\"#e4e7ec\"/>"
                           + "<text x=\"\(left - 6)\" y=\"\(y + 4)\" text-anchor=\"end\" font-size=\"11\" fill=\"#5b6478\">\(label)</text>")
         }
