@@ -107,40 +107,48 @@ extension AdminActions {
 
     /// Checks a sign-in and records its outcome: success resets the failure count; each failure
     /// counts towards a lockout; every attempt — even for a name that is no user — is audited.
+    ///
+    /// The password is checked outside the transaction (scrypt is slow), but the verdict is taken
+    /// inside it, on the user as it is then: sign-ins racing each other are serialised by SQLite,
+    /// so none can read a count or a lock that another has already changed.
     public func signIn(name: String, password: String, from origin: String) async throws -> AdminUser {
         let now = clock.now()
-        let found = try await store.read { reader -> (AdminUser, UserCredential)? in
-            guard let user = try reader.user(named: name), let credential = try reader.userCredential(named: name) else { return nil }
-            return (user, credential)
-        }
-        guard let (user, credential) = found else {
+        guard let credential = try await store.read({ try $0.userCredential(named: name) }) else {
             PasswordHash.burn(password)
             try await auditSignIn("user.login_failed", name: Self.clippedName(name), detail: "no such user", origin: origin)
             throw AccessError.signInRefused
         }
         let matches = PasswordHash.verify(password, against: credential.passwordHash)
-        if let locked = user.lockedUntil, locked > now {
-            try await auditSignIn("user.login_failed", name: user.name, detail: "locked", origin: origin)
-            throw AccessError.signInRefused
-        }
-        guard user.status == .active else {
-            try await auditSignIn("user.login_failed", name: user.name, detail: "disabled", origin: origin)
-            throw AccessError.signInRefused
-        }
-        guard matches else {
-            try await recordFailure(user, origin: origin, now: now)
-            throw AccessError.signInRefused
-        }
-        let upgrade = PasswordHash.cost(of: credential.passwordHash).map { $0.log2N < passwordCost.log2N } ?? false
+        let upgrade = matches && (PasswordHash.cost(of: credential.passwordHash).map { $0.log2N < passwordCost.log2N } ?? false)
         let newHash = upgrade ? try? PasswordHash.make(password: password, cost: passwordCost) : nil
-        try await store.write { tx in
+        let verdict = try await store.write { tx -> AdminUser? in
+            let user = try tx.reader.requireUser(name)
+            if let locked = user.lockedUntil, locked > now {
+                try tx.audit(signInEntry("user.login_failed", name: user.name, detail: "locked", origin: origin))
+                return nil
+            }
+            guard user.status == .active else {
+                try tx.audit(signInEntry("user.login_failed", name: user.name, detail: "disabled", origin: origin))
+                return nil
+            }
+            // A password changed since it was read: judge nothing on the old hash.
+            guard let current = try tx.reader.userCredential(named: user.name), current.passwordHash == credential.passwordHash else {
+                try tx.audit(signInEntry("user.login_failed", name: user.name, detail: "password changed meanwhile", origin: origin))
+                return nil
+            }
+            guard matches else {
+                try recordFailure(user, failures: current.failedLogins + 1, origin: origin, now: now, tx)
+                return nil
+            }
             try tx.setLoginState(user: user.name, failedLogins: 0, lockedUntil: nil)
             if let newHash { try tx.setPassword(user: user.name, hash: newHash, at: user.passwordChangedAt) }
             try tx.audit(signInEntry("user.login", name: user.name, detail: "signed in", origin: origin))
+            var signedIn = user
+            signedIn.lockedUntil = nil
+            return signedIn
         }
-        var signedIn = user
-        signedIn.lockedUntil = nil
-        return signedIn
+        guard let verdict else { throw AccessError.signInRefused }
+        return verdict
     }
 
     /// Records the end of a session (sign-out or idle timeout).
@@ -156,18 +164,14 @@ extension AdminActions {
         _ = try await store.write { try $0.audit(entry) }
     }
 
-    /// Counts a failure inside the write transaction, so that concurrent guesses cannot each read
-    /// the same count and lose increments (SQLite serialises the writers).
-    private func recordFailure(_ user: AdminUser, origin: String, now: UnixMillis) async throws {
-        try await store.write { tx in
-            let failures = (try tx.reader.userCredential(named: user.name)?.failedLogins ?? 0) + 1
-            let locks = failures >= SignInPolicy.maxFailures
-            let lockedUntil = locks ? UnixMillis(now.value + SignInPolicy.lockoutSeconds * 1000) : nil
-            try tx.setLoginState(user: user.name, failedLogins: locks ? 0 : failures, lockedUntil: lockedUntil)
-            try tx.audit(signInEntry("user.login_failed", name: user.name, detail: "wrong password (\(failures) in a row)", origin: origin))
-            if locks {
-                try tx.audit(signInEntry("user.locked", name: user.name, detail: "locked for \(SignInPolicy.lockoutSeconds / 60) minutes", origin: origin))
-            }
+    /// Counts a failure (inside the sign-in's write transaction); the fifth in a row locks.
+    private func recordFailure(_ user: AdminUser, failures: Int, origin: String, now: UnixMillis, _ tx: TenancyWriter) throws {
+        let locks = failures >= SignInPolicy.maxFailures
+        let lockedUntil = locks ? UnixMillis(now.value + SignInPolicy.lockoutSeconds * 1000) : nil
+        try tx.setLoginState(user: user.name, failedLogins: locks ? 0 : failures, lockedUntil: lockedUntil)
+        try tx.audit(signInEntry("user.login_failed", name: user.name, detail: "wrong password (\(failures) in a row)", origin: origin))
+        if locks {
+            try tx.audit(signInEntry("user.locked", name: user.name, detail: "locked for \(SignInPolicy.lockoutSeconds / 60) minutes", origin: origin))
         }
     }
 

@@ -88,7 +88,7 @@ public struct AdminAPI: Sendable {
             }
             let call = AdminCall(principal: principal, parameters: parameters, query: query, body: body,
                                  origin: "https",
-                                 sessionToken: request.cookies[Self.sessionCookie]?.value)
+                                 sessionToken: request.cookies[Self.sessionCookie]?.value, contentType: request.headers[.contentType])
             return try await route.handler(self, call).response()
         } catch {
             return errorReply(error, operation: route.operation).response()

@@ -18,7 +18,8 @@ extension AdminAPI {
     /// read again on every request, so disabling a user or changing their role takes effect at once.
     public func authenticate(_ request: Request, mutating: Bool, csrfFormToken: String? = nil) async throws -> Authenticated {
         if let authorization = request.headers[.authorization] {
-            guard authorization.hasPrefix("Bearer "), dependencies.credential.matches(String(authorization.dropFirst(7))) else {
+            // The scheme name is case-insensitive (RFC 9110 § 11.1).
+            guard authorization.lowercased().hasPrefix("bearer "), dependencies.credential.matches(String(authorization.dropFirst(7))) else {
                 throw AccessError.unauthenticated("the bearer token is not this appliance's admin credential")
             }
             return Authenticated(principal: AdminPrincipal(actor: AdminActor(LocalAdminCredential.actor), role: .admin), session: nil)
@@ -38,6 +39,12 @@ extension AdminAPI {
         guard let user = try? await actions.user(session.userName), user.status == .active else {
             dependencies.sessions.close(token)
             throw AccessError.unauthenticated("your account is no longer active")
+        }
+        // A password set since this session began — from the CLI too, which cannot reach the
+        // daemon's sessions — ends it: that is what an operator does about a leaked password.
+        guard user.passwordChangedAt <= session.createdAt else {
+            dependencies.sessions.close(token)
+            throw AccessError.unauthenticated("your password was changed; sign in again")
         }
         let principal = AdminPrincipal(user: user)
         if mutating {

@@ -55,6 +55,7 @@ public struct AdminCall: Sendable {
     let origin: String
     /// The session cookie's token, if the request carried one (signing out needs it).
     let sessionToken: String?
+    let contentType: String?
 
     func parameter(_ name: String) -> String { parameters[name] ?? "" }
 

@@ -58,6 +58,11 @@ extension AdminAPI {
     }
 
     private func signIn(_ call: AdminCall) async throws -> AdminReply {
+        // JSON only: a browser can send a cross-site form as text/plain without asking, but not
+        // application/json — so no other site can sign a browser in to an account of its choosing.
+        guard call.contentType?.lowercased().hasPrefix("application/json") == true else {
+            throw AirlockError.invalidArgument("sign in with a JSON body (Content-Type: application/json)")
+        }
         let body = try call.json(allowing: ["name", "password"])
         let (user, cookie, csrf) = try await startSession(name: try body.requiredString("name"), password: try body.requiredString("password"),
                                                           origin: call.origin)
