@@ -53,7 +53,7 @@ public struct AdminAPI: Sendable {
         sessionRoutes + tenancyRoutes + infrastructureRoutes + usageAndAuditRoutes + userRoutes
     }
 
-    public func add(to router: Router<BasicRequestContext>) {
+    public func add<Context: RequestContext>(to router: Router<Context>) {
         for route in Self.routes {
             router.on(RouterPath(route.routerPath), method: route.method) { request, context in
                 await dispatch(route, request: request, context: context)
@@ -61,7 +61,7 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    private func dispatch(_ route: AdminRoute, request: Request, context: BasicRequestContext) async -> Response {
+    private func dispatch<Context: RequestContext>(_ route: AdminRoute, request: Request, context: Context) async -> Response {
         do {
             let principal: AdminPrincipal
             switch route.access {
@@ -87,7 +87,7 @@ public struct AdminAPI: Sendable {
                 throw HTTPError(.contentTooLarge)
             }
             let call = AdminCall(principal: principal, parameters: parameters, query: query, body: body,
-                                 origin: "https",
+                                 origin: ApplianceRequestContext.origin(of: context),
                                  sessionToken: request.cookies[Self.sessionCookie]?.value, contentType: request.headers[.contentType])
             return try await route.handler(self, call).response()
         } catch {

@@ -23,13 +23,13 @@ public struct Dashboard: Sendable {
     var actions: AdminActions { api.actions }
     var now: UnixMillis { api.dependencies.clock.now() }
 
-    public func add(to router: Router<BasicRequestContext>) {
+    public func add<Context: RequestContext>(to router: Router<Context>) {
         router.get("/assets/airlock.css") { _, _ in
             Self.secured(Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8"],
                                   body: .init(byteBuffer: ByteBuffer(string: Stylesheet.css))), cache: true)
         }
         router.get("/login") { request, _ in Self.secured(loginPage(request, error: nil)) }
-        router.post("/login") { request, _ in Self.secured(await signIn(request)) }
+        router.post("/login") { request, context in Self.secured(await signIn(request, origin: ApplianceRequestContext.origin(of: context))) }
         for page in Self.pages {
             router.on(RouterPath(page.path), method: page.method) { request, context in
                 Self.secured(await serve(page, request: request, context: context))
@@ -49,7 +49,7 @@ public struct Dashboard: Sendable {
         return response
     }
 
-    private func serve(_ page: DashboardPage, request: Request, context: BasicRequestContext) async -> Response {
+    private func serve<Context: RequestContext>(_ page: DashboardPage, request: Request, context: Context) async -> Response {
         let isPost = page.method == .post
         var form = FormFields()
         if isPost {

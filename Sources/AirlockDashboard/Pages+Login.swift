@@ -25,7 +25,7 @@ extension Dashboard {
         return response
     }
 
-    func signIn(_ request: Request) async -> Response {
+    func signIn(_ request: Request, origin: String) async -> Response {
         guard let body = try? await request.body.collect(upTo: 16 * 1024) else {
             return loginPage(request, error: "The form is too large.", status: .contentTooLarge)
         }
@@ -35,7 +35,7 @@ extension Dashboard {
             return loginPage(request, error: "The sign-in form expired; please try again.", status: .forbidden)
         }
         do {
-            let (_, sessionCookie, _) = try await api.startSession(name: form["name"] ?? "", password: form["password"] ?? "", origin: "dashboard")
+            let (_, sessionCookie, _) = try await api.startSession(name: form["name"] ?? "", password: form["password"] ?? "", origin: origin)
             var response = Self.redirect("/")
             response.setCookie(sessionCookie)
             response.setCookie(Cookie(name: Self.loginCookie, value: "", maxAge: 0, path: "/login", secure: true, httpOnly: true, sameSite: .strict))

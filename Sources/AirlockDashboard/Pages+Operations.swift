@@ -60,12 +60,23 @@ extension Dashboard {
             }
             return [HTML.text(view.node?.name ?? live?.name ?? view.id), HTML.badge(state), HTML.text(live?.zone ?? view.node?.zone ?? "-"),
                     HTML.text(live?.models.joined(separator: ", ") ?? "-"), live.map { String(format: "%.2f", $0.load) } ?? "-",
-                    live.map { "\($0.requestsInFlight)" } ?? "-", live.map { "\($0.gpus)" } ?? "-",
+                    live.map { "\($0.requestsInFlight)" } ?? "-", live.map { "\($0.gpus)" } ?? "-", Self.gpuSummary(live),
                     HTML.text(live?.summary ?? ""), buttons]
         }
-        let body = HTML.table(id: "nodes", ["Node", "State", "Zone", "Models", "Load", "In flight", "GPUs", "Health", ""], rows,
+        let body = HTML.table(id: "nodes", ["Node", "State", "Zone", "Models", "Load", "In flight", "GPUs", "Hottest GPU · memory", "Health", ""], rows,
                               empty: "No nodes. Enrol one with `airlock node enroll NAME` and start airlock-agent on the GPU host.")
         return call.page("Nodes", active: "/nodes", body)
+    }
+
+    /// `71 °C · 38.2 / 80.0 GiB` from the last metrics report, or `-`.
+    static func gpuSummary(_ live: LiveNodesSnapshot.Entry?) -> String {
+        guard let live else { return "-" }
+        var parts: [String] = []
+        if let temperature = live.gpuTemperatureCelsius { parts.append(String(format: "%.0f °C", temperature)) }
+        if let used = live.gpuMemoryUsedMiB, let total = live.gpuMemoryTotalMiB, total > 0 {
+            parts.append(String(format: "%.1f / %.1f GiB", Double(used) / 1024, Double(total) / 1024))
+        }
+        return parts.isEmpty ? "-" : HTML.text(parts.joined(separator: " · "))
     }
 
     private func models(_ call: PageCall) async throws -> Response {

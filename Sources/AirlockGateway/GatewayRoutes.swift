@@ -7,7 +7,7 @@ public enum GatewayRoutes {
     /// A readiness check: a name (`storage`, `engines`) and whether it passes.
     public typealias ReadinessCheck = @Sendable () async -> (String, Bool)
 
-    public static func add(to router: Router<BasicRequestContext>, gateway: Gateway, readiness: [ReadinessCheck]) {
+    public static func add<Context: RequestContext>(to router: Router<Context>, gateway: Gateway, readiness: [ReadinessCheck]) {
         router.add(middleware: OpenAIErrorMiddleware())
         router.get("/healthz") { _, _ in jsonResponse(.ok, #"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in

@@ -97,8 +97,11 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
             registry.heartbeat(id, engineReady: beat.engineState == .ready, engine: figures)
         case let .metrics(report)?:
             let hottest = report.gpus.map(\.temperatureCelsius).max()
+            let memory = report.gpus.isEmpty ? nil : (used: report.gpus.reduce(0) { $0 + $1.memoryUsedMib },
+                                                       total: report.gpus.reduce(0) { $0 + $1.memoryTotalMib })
             registry.metrics(id, NodeMetrics(maxTemperatureCelsius: hottest, oomEvents: Int(report.oomEvents),
-                                             latencyP50Millis: report.latencyP50Ms > 0 ? report.latencyP50Ms : nil))
+                                             latencyP50Millis: report.latencyP50Ms > 0 ? report.latencyP50Ms : nil,
+                                             memoryUsedMiB: memory?.used, memoryTotalMiB: memory?.total))
         case let .maintenanceWarning(warning)?:
             registry.setDrain(id, .agent, true, note: "maintenance in \(warning.secondsUntil) s: \(warning.reason.prefix(200))")
         case .maintenanceOver?:

@@ -94,6 +94,8 @@ public final class LiveNode: Sendable {
         /// once, not 15 s later. Registering again sets it.
         var connected = true
         var healthNote: String?
+        /// The last metrics report, for what operators see.
+        var lastMetrics: NodeMetrics?
         var latencyBaselineMillis: Double?
         /// Tokens/s one request adds, learnt from heartbeats (engine tok/s ÷ engine requests).
         var perRequest: Double

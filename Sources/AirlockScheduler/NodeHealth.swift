@@ -6,11 +6,18 @@ public struct NodeMetrics: Sendable, Equatable {
     public var oomEvents: Int
     /// The engine's median request latency, if it reports one.
     public var latencyP50Millis: Double?
+    /// GPU memory in use and in all, summed over the node's GPUs (nil when not reported): shown
+    /// to operators, not judged.
+    public var memoryUsedMiB: UInt64?
+    public var memoryTotalMiB: UInt64?
 
-    public init(maxTemperatureCelsius: Double?, oomEvents: Int, latencyP50Millis: Double?) {
+    public init(maxTemperatureCelsius: Double?, oomEvents: Int, latencyP50Millis: Double?,
+                memoryUsedMiB: UInt64? = nil, memoryTotalMiB: UInt64? = nil) {
         self.maxTemperatureCelsius = maxTemperatureCelsius
         self.oomEvents = oomEvents
         self.latencyP50Millis = latencyP50Millis
+        self.memoryUsedMiB = memoryUsedMiB
+        self.memoryTotalMiB = memoryTotalMiB
     }
 }
 

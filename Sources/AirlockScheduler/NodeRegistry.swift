@@ -103,6 +103,7 @@ public final class NodeRegistry: Sendable {
                 details.drainReasons.insert(.health)
             }
             details.healthNote = violation
+            details.lastMetrics = metrics
             return violation
         }
         update(node, reason: note.map { "unhealthy: " + $0 } ?? "healthy again")
@@ -183,7 +184,8 @@ public final class NodeRegistry: Sendable {
                        models: details.profile.models, engineURL: details.profile.engineURL,
                        capacityTokensPerSecond: details.profile.capacityTokensPerSecond, load: node.load,
                        requestsInFlight: node.requestsInFlight, lastHeartbeat: details.lastHeartbeat,
-                       draining: details.drainReasons, healthNote: details.healthNote, hardware: details.profile.hardware)
+                       draining: details.drainReasons, healthNote: details.healthNote, hardware: details.profile.hardware,
+                       metrics: details.lastMetrics)
         }
     }
 
@@ -227,7 +229,8 @@ extension NodeRegistry {
                 id: status.id, name: status.name, state: "\(status.state)", zone: status.zone, models: status.models,
                 load: (status.load * 1_000).rounded() / 1_000, requestsInFlight: status.requestsInFlight,
                 lastHeartbeat: UnixMillis(status.lastHeartbeat), drainReasons: reasons, note: status.healthNote,
-                gpus: node.profile.gpuCount)
+                gpus: node.profile.gpuCount, gpuTemperatureCelsius: status.metrics?.maxTemperatureCelsius,
+                gpuMemoryUsedMiB: status.metrics?.memoryUsedMiB, gpuMemoryTotalMiB: status.metrics?.memoryTotalMiB)
         })
     }
 }
@@ -248,4 +251,6 @@ public struct NodeStatus: Sendable {
     public var draining: DrainReasons
     public var healthNote: String?
     public var hardware: String
+    /// The last metrics report (GPU temperature and memory), nil before the first.
+    public var metrics: NodeMetrics?
 }

@@ -52,7 +52,7 @@ struct NodePlane {
     }
 
     /// `EnrolmentExchange.path` on the HTTPS port: JSON in, JSON out.
-    func addEnrolmentRoute(to router: Router<BasicRequestContext>) {
+    func addEnrolmentRoute<Context: RequestContext>(to router: Router<Context>) {
         let enrolment = enrolment
         router.post(RouterPath(EnrolmentExchange.path)) { request, _ -> Response in
             var request = request

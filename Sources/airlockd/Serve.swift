@@ -74,7 +74,7 @@ struct Serve: AsyncParsableCommand {
         dependencies.license = { license.verdict }
         let gateway = Gateway(dependencies)
 
-        let router = Router()
+        let router = Router(context: ApplianceRequestContext.self)
         GatewayRoutes.add(to: router, gateway: gateway, readiness: [
             { ("storage", (try? await store.read { try $0.tenancyGeneration() }) != nil) },
             { ("engines", nodes.registry.anyActive) },

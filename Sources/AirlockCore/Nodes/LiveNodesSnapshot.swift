@@ -22,14 +22,23 @@ public struct LiveNodesSnapshot: Codable, Sendable, Equatable {
         public var drainReasons: [String]
         public var note: String?
         public var gpus: Int
+        /// The hottest GPU and the GPU memory in use / in all, from the last metrics report.
+        public var gpuTemperatureCelsius: Double?
+        public var gpuMemoryUsedMiB: UInt64?
+        public var gpuMemoryTotalMiB: UInt64?
 
         enum CodingKeys: String, CodingKey {
             case id, name, state, zone, models, load, requestsInFlight = "requests_in_flight", lastHeartbeat = "last_heartbeat"
-            case drainReasons = "drain_reasons", note, gpus
+            case drainReasons = "drain_reasons", note, gpus, gpuTemperatureCelsius = "gpu_temperature_celsius"
+            case gpuMemoryUsedMiB = "gpu_memory_used_mib", gpuMemoryTotalMiB = "gpu_memory_total_mib"
         }
 
         public init(id: String, name: String, state: String, zone: String, models: [String], load: Double, requestsInFlight: Int,
-                    lastHeartbeat: UnixMillis, drainReasons: [String], note: String?, gpus: Int) {
+                    lastHeartbeat: UnixMillis, drainReasons: [String], note: String?, gpus: Int, gpuTemperatureCelsius: Double? = nil,
+                    gpuMemoryUsedMiB: UInt64? = nil, gpuMemoryTotalMiB: UInt64? = nil) {
+            self.gpuTemperatureCelsius = gpuTemperatureCelsius
+            self.gpuMemoryUsedMiB = gpuMemoryUsedMiB
+            self.gpuMemoryTotalMiB = gpuMemoryTotalMiB
             self.id = id
             self.name = name
             self.state = state
