@@ -24,10 +24,17 @@ public struct AdminAPI: Sendable {
         public var license: @Sendable () -> LicenseStatus?
         public var clock: WallClock
         public var logger: Logger
+        /// The licence files, for activation through the API and dashboard (nil: not offered).
+        public var licenseState: LicenseState?
+        /// Called after an activation, so the daemon judges the new licence at once.
+        public var licenseChanged: @Sendable () async -> Void
 
         public init(actions: AdminActions, ledger: LedgerAudit, sessions: SessionStore, credential: LocalAdminCredential,
                     liveNodes: @escaping @Sendable () -> LiveNodesSnapshot?, license: @escaping @Sendable () -> LicenseStatus?,
-                    clock: WallClock = .system, logger: Logger) {
+                    clock: WallClock = .system, logger: Logger, licenseState: LicenseState? = nil,
+                    licenseChanged: @escaping @Sendable () async -> Void = {}) {
+            self.licenseState = licenseState
+            self.licenseChanged = licenseChanged
             self.actions = actions
             self.ledger = ledger
             self.sessions = sessions
@@ -42,6 +49,8 @@ public struct AdminAPI: Sendable {
     public static let sessionCookie = "airlock_session"
     /// The largest admin request body; licence and activation files have their own, larger cap.
     static let maxBodyBytes = 64 * 1024
+    /// Licence and activation files: small signed JSON, far under this.
+    public static let maxLicenseFileBytes = 1024 * 1024
 
     public let dependencies: Dependencies
     public var actions: AdminActions { dependencies.actions }
@@ -82,7 +91,7 @@ public struct AdminAPI: Sendable {
             for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
             let body: ByteBuffer
             do {
-                body = try await request.body.collect(upTo: Self.maxBodyBytes)
+                body = try await request.body.collect(upTo: route.maxBodyBytes)
             } catch {
                 throw HTTPError(.contentTooLarge)
             }
@@ -120,7 +129,7 @@ public struct AdminAPI: Sendable {
             message = status == .internalServerError ? "The request could not be completed; see the appliance log." : error.description
         case let error as HTTPError where error.status == .contentTooLarge:
             (status, type, code, message) = (.contentTooLarge, "invalid_request_error", "body_too_large",
-                                             "the request body is larger than \(Self.maxBodyBytes) bytes")
+                                             "the request body is larger than this operation accepts")
         default:
             dependencies.logger.error("admin request failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
             (status, type, code, message) = (.internalServerError, "server_error", "internal_error",

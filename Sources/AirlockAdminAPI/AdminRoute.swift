@@ -23,9 +23,12 @@ public struct AdminRoute: Sendable {
     /// The audit action name a denial is recorded under, and the OpenAPI operationId.
     public let operation: String
     let handler: @Sendable (AdminAPI, AdminCall) async throws -> AdminReply
+    /// The largest body this operation reads (413 beyond).
+    let maxBodyBytes: Int
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ operation: String,
+    init(_ method: HTTPRequest.Method, _ path: String, _ access: Access, _ operation: String, maxBodyBytes: Int = AdminAPI.maxBodyBytes,
          _ handler: @escaping @Sendable (AdminAPI, AdminCall) async throws -> AdminReply) {
+        self.maxBodyBytes = maxBodyBytes
         self.method = method
         self.path = path
         self.access = access
@@ -80,9 +83,13 @@ public struct AdminReply: Sendable {
 
     static let noContent = AdminReply(status: .noContent, contentType: nil, body: ByteBuffer())
 
+    /// A file to save, e.g. an activation request to carry to the vendor.
+    var attachment: String?
+
     func response() -> Response {
         var headers: HTTPFields = [.cacheControl: "no-store"]
         if let contentType { headers[.contentType] = contentType }
+        if let attachment { headers[.contentDisposition] = "attachment; filename=\"\(attachment)\"" }
         var response = Response(status: status, headers: headers, body: .init(byteBuffer: body))
         for cookie in cookies { response.setCookie(cookie) }
         return response

@@ -2,6 +2,8 @@ import AirlockAdmin
 import AirlockCore
 import AirlockLicensing
 import Foundation
+import NIOCore
+import NIOFoundationCompat
 
 /// Nodes, the model catalog and the licence: the operator's side of the appliance.
 extension AdminAPI {
@@ -54,6 +56,18 @@ extension AdminAPI {
                     throw AirlockError.storage("the licence has not been judged yet")
                 }
                 return try .json(status)
+            },
+            // Bodies are the files themselves, as carried on removable media.
+            AdminRoute(.post, "/admin/v1/license/request", .permission(.manageLicense), "make an activation request",
+                       maxBodyBytes: AdminAPI.maxLicenseFileBytes) { api, call in
+                var reply = AdminReply(status: .ok, contentType: "application/json",
+                                       body: ByteBuffer(data: try await api.licenseRequest(licenseFile: Data(buffer: call.body), by: call.principal.actor)))
+                reply.attachment = "activation-request.json"
+                return reply
+            },
+            AdminRoute(.post, "/admin/v1/license/activation", .permission(.manageLicense), "activate a licence",
+                       maxBodyBytes: AdminAPI.maxLicenseFileBytes) { api, call in
+                try .json(try await api.activateLicense(activationFile: Data(buffer: call.body), by: call.principal.actor))
             },
         ]
     }

@@ -52,12 +52,19 @@ public struct Dashboard: Sendable {
     private func serve<Context: RequestContext>(_ page: DashboardPage, request: Request, context: Context) async -> Response {
         let isPost = page.method == .post
         var form = FormFields()
+        var upload: FileUpload?
         if isPost {
-            guard let body = try? await request.body.collect(upTo: 64 * 1024) else {
+            let limit = page.takesFile ? AdminAPI.maxLicenseFileBytes : 64 * 1024
+            guard let body = try? await request.body.collect(upTo: limit) else {
                 return Self.html(.contentTooLarge, HTML.page(title: "Too large", principal: nil, csrf: nil, active: "",
-                                                             "<p class=\"error\">The form is larger than 64 KiB.</p>"))
+                                                             "<p class=\"error\">The form is larger than \(limit / 1024) KiB.</p>"))
             }
-            form = FormFields(String(buffer: body))
+            if page.takesFile {
+                upload = FileUpload(body, contentType: request.headers[.contentType])
+                form = FormFields(csrf: upload?.csrf ?? "")
+            } else {
+                form = FormFields(String(buffer: body))
+            }
         }
         let authenticated: Authenticated
         do {
@@ -80,7 +87,7 @@ public struct Dashboard: Sendable {
         var parameters: [String: String] = [:]
         for name in page.parameterNames { parameters[name] = context.parameters.get(name) }
         let call = PageCall(principal: principal, csrf: csrf, parameters: parameters, query: query, form: form,
-                            sessionToken: request.cookies[AdminAPI.sessionCookie]?.value)
+                            sessionToken: request.cookies[AdminAPI.sessionCookie]?.value, file: upload?.file)
         do {
             return try await page.handler(self, call)
         } catch {
@@ -124,10 +131,13 @@ struct DashboardPage: Sendable {
     let method: HTTPRequest.Method
     let path: String
     let permission: Permission?
+    /// A `multipart/form-data` form with one file (and the CSRF field), up to 1 MiB.
+    let takesFile: Bool
     let handler: @Sendable (Dashboard, PageCall) async throws -> Response
 
-    init(_ method: HTTPRequest.Method, _ path: String, _ permission: Permission?,
+    init(_ method: HTTPRequest.Method, _ path: String, _ permission: Permission?, takesFile: Bool = false,
          _ handler: @escaping @Sendable (Dashboard, PageCall) async throws -> Response) {
+        self.takesFile = takesFile
         self.method = method
         self.path = path
         self.permission = permission
@@ -145,6 +155,8 @@ struct PageCall: Sendable {
     let query: [String: String]
     let form: FormFields
     let sessionToken: String?
+    /// The uploaded file of a `takesFile` page.
+    let file: Data?
 
     func parameter(_ name: String) -> String { parameters[name] ?? "" }
 
@@ -158,6 +170,8 @@ struct FormFields: Sendable {
     private var fields: [String: String] = [:]
 
     init() {}
+
+    init(csrf: String) { fields = ["csrf": csrf] }
 
     init(_ body: String) {
         for pair in body.split(separator: "&") {

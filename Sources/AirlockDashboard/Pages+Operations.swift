@@ -2,6 +2,7 @@ import AirlockAdmin
 import AirlockAdminAPI
 import AirlockCore
 import Foundation
+import NIOCore
 import Hummingbird
 
 /// Nodes, the model catalog, the licence and users.
@@ -26,6 +27,15 @@ extension Dashboard {
             return Dashboard.redirect("/models")
         },
         DashboardPage(.get, "/license", .readInfrastructure) { dashboard, call in dashboard.license(call) },
+        DashboardPage(.post, "/license/request", .manageLicense, takesFile: true) { dashboard, call in
+            let request = try await dashboard.api.licenseRequest(licenseFile: try Dashboard.uploaded(call), by: call.principal.actor)
+            return Response(status: .ok, headers: [.contentType: "application/json", .contentDisposition: "attachment; filename=\"activation-request.json\""],
+                            body: .init(byteBuffer: ByteBuffer(data: request)))
+        },
+        DashboardPage(.post, "/license/activate", .manageLicense, takesFile: true) { dashboard, call in
+            _ = try await dashboard.api.activateLicense(activationFile: try Dashboard.uploaded(call), by: call.principal.actor)
+            return Dashboard.redirect("/license")
+        },
         DashboardPage(.get, "/users", .manageUsers) { dashboard, call in try await dashboard.users(call) },
         DashboardPage(.post, "/users", .manageUsers) { dashboard, call in
             guard let role = AdminRole(rawValue: call.form["role"] ?? "") else { throw AirlockError.invalidArgument("choose a role") }
@@ -104,12 +114,32 @@ extension Dashboard {
             ["Orgs", "\(entitlements.maxOrgs)"], ["Features", HTML.text(entitlements.features.map(\.rawValue).sorted().joined(separator: ", "))],
             ["Problem", HTML.text(status.problem ?? "-")],
         ]
-        let body = HTML.table(id: "license", ["", ""], rows) + """
-            <p class="note">Activation and renewal are offline: on the appliance run <code>airlock license request --license FILE \
-            --out activation-request.json</code>, carry the request to the vendor, and install the answer with \
-            <code>airlock license activate activation.json</code> (docs/OPERATIONS.md).</p>
+        var body = HTML.table(id: "license", ["", ""], rows)
+        body += """
+            <p class="note">Activation and renewal are offline (docs/OPERATIONS.md): make an activation request from the \
+            licence file, carry it to the vendor on removable media, and upload the activation file they send back. \
+            The same steps on the appliance: <code>airlock license request</code> and <code>airlock license activate</code>.</p>
             """
+        if call.principal.may(.manageLicense) {
+            body += "<h2>1. Activation request</h2>" + Self.uploadForm(action: "/license/request", csrf: call.csrf, id: "license-request",
+                                                                   label: "Licence file (.lic)", submit: "Download the activation request")
+            body += "<h2>2. Activation</h2>" + Self.uploadForm(action: "/license/activate", csrf: call.csrf, id: "license-activate",
+                                                          label: "Activation file from the vendor", submit: "Activate")
+        }
         return call.page("Licence", active: "/license", body)
+    }
+
+    static func uploadForm(action: String, csrf: String, id: String, label: String, submit: String) -> String {
+        """
+        <form method="post" action="\(HTML.text(action))" enctype="multipart/form-data" id="\(HTML.text(id))">\
+        <input type="hidden" name="csrf" value="\(HTML.text(csrf))"><label>\(HTML.text(label)) <input type="file" name="file" required></label>\
+        <button type="submit">\(HTML.text(submit))</button></form>
+        """
+    }
+
+    static func uploaded(_ call: PageCall) throws -> Data {
+        guard let file = call.file else { throw AirlockError.invalidArgument("choose a file to upload") }
+        return file
     }
 
     private func users(_ call: PageCall) async throws -> Response {

@@ -121,7 +121,8 @@ struct Serve: AsyncParsableCommand {
         let credential = try LocalAdminCredential.openOrCreate(dataDirectory: config.dataDir)
         return AdminAPI(.init(
             actions: actions, ledger: LedgerAudit(store: store), sessions: SessionStore(), credential: credential,
-            liveNodes: { nodes.registry.snapshot(at: .now()) }, license: { license.status }, logger: logger))
+            liveNodes: { nodes.registry.snapshot(at: .now()) }, license: { license.status }, logger: logger,
+            licenseState: license.state, licenseChanged: { await license.refresh() }))
     }
 
     private static func certificate(_ config: AirlockConfig, logger: Logger) throws -> ServerCertificate {

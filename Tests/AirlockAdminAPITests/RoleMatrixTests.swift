@@ -119,6 +119,9 @@ import Testing
             return Plan(body: json(["name": "user-by-\(tag)", "role": "viewer", "password": "a long enough password"]), status: 201)
         case (.post, "/admin/v1/users/{user}/role"): return Plan(body: json(["role": "auditor"]), status: 200)
         case (.post, "/admin/v1/users/{user}/password"): return Plan(body: json(["password": "another long password"]), status: 200)
+        case (.post, "/admin/v1/license/request"), (.post, "/admin/v1/license/activation"):
+            // Not a licence file: the whole check runs and refuses it; nothing is installed.
+            return Plan(body: #"{"not":"a signed file"}"#, status: 400)
         default:
             throw UnplannedRoute(route: describe(route))
         }

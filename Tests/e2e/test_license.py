@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import ssl
+import urllib.error
 import urllib.request
 import subprocess
 import time
@@ -104,6 +105,86 @@ class LicenseTest(UnlicensedAppliance):
         verify = subprocess.run([os.path.join(BIN, "airlock"), "ledger", "verify"], env=self.app.env, capture_output=True, text=True)
         self.assertEqual(verify.returncode, 0, verify.stdout)
         self.assertIn("licence state", self.app.wait_for_log("state=expired"))
+
+
+class LicenseThroughTheAdminAPITest(UnlicensedAppliance):
+    """The same offline cycle with the files going through `/admin/v1/license/*` (bearer) and the
+    dashboard's upload form (session cookie + CSRF, multipart), not the CLI."""
+
+    def post(self, path, body, headers):
+        request = urllib.request.Request(self.app.base + path, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=self.app.ca_file), timeout=20) as r:
+                return r.status, dict(r.headers), r.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def issue(self, license_id):
+        lic = os.path.join(self.app.dir, f"{license_id}.lic")
+        self.app.vendor("issue", "--signing-key", self.app.vendor_key, "--license-id", license_id, "--customer", "Airlock e2e",
+                        "--expires", "2099-12-31", "--grace-days", "30", "--max-gpus", "8", "--max-nodes", "4", "--max-orgs", "10",
+                        "--out", lic)
+        return lic
+
+    def grant(self, lic, request_bytes, name):
+        """The vendor's side: the appliance's request file in, the activation file out."""
+        req, act = os.path.join(self.app.dir, f"{name}-request.json"), os.path.join(self.app.dir, f"{name}-activation.json")
+        with open(req, "wb") as f:
+            f.write(request_bytes)
+        self.app.vendor("activate", "--request", req, "--license", lic, "--signing-key", self.app.vendor_key, "--out", act)
+        with open(act, "rb") as f:
+            return f.read()
+
+    def test_activation_through_the_api_then_renewal_through_the_dashboard(self):
+        with open(os.path.join(self.app.data, "secrets", "admin-api.token")) as f:
+            bearer = {"Authorization": "Bearer " + f.read().strip()}
+        lic = self.issue("api-1")
+        with open(lic, "rb") as f:
+            status, headers, request_file = self.post("/admin/v1/license/request", f.read(), bearer)
+        self.assertEqual(status, 200, request_file)
+        self.assertIn("activation-request.json", headers.get("Content-Disposition", ""))
+        # A file that is no licence is refused with a reason, and nothing changes.
+        status, _, body = self.post("/admin/v1/license/activation", b'{"kind":"nothing"}', bearer)
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.admin_license()["state"], "evaluation")
+        status, _, body = self.post("/admin/v1/license/activation", self.grant(lic, request_file, "api-1"), bearer)
+        self.assertEqual(status, 200, body)
+        self.assertEqual((json.loads(body)["state"], json.loads(body)["license_id"]), ("active", "api-1"))
+        self.warning_eventually(lambda w: w is None)  # the daemon judged it at once
+
+        # Renewal by a signed-in admin on the dashboard's licence page: multipart uploads.
+        password = "a long dashboard password"
+        subprocess.run([os.path.join(BIN, "airlock"), "user", "create", "lic-admin", "--role", "admin"], input=password + "\n",
+                       env=self.app.env, check=True, capture_output=True, text=True)
+        status, headers, body = self.post("/admin/v1/sessions", json.dumps({"name": "lic-admin", "password": password}).encode(),
+                                          {"Content-Type": "application/json"})
+        self.assertEqual(status, 201, body)
+        cookie = headers["Set-Cookie"].split(";")[0]
+        csrf = json.loads(body)["csrf_token"]
+
+        def upload(path, data, token=csrf):
+            boundary = "airlock-e2e-boundary"
+            parts = (f'--{boundary}\r\nContent-Disposition: form-data; name="csrf"\r\n\r\n{token}\r\n'
+                     f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.json"\r\n'
+                     f'Content-Type: application/octet-stream\r\n\r\n').encode() + data + f"\r\n--{boundary}--\r\n".encode()
+            return self.post(path, parts, {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+        renewal = self.issue("api-2")
+        with open(renewal, "rb") as f:
+            renewal_bytes = f.read()
+        status, _, _ = upload("/license/request", renewal_bytes, token="not-the-token")
+        self.assertEqual(status, 403, "an upload without the session's CSRF token must be refused")
+        status, headers, request_file = upload("/license/request", renewal_bytes)
+        self.assertEqual(status, 200, request_file[:500])
+        self.assertIn("activation-request.json", headers.get("Content-Disposition", ""))
+        status, _, page = upload("/license/activate", self.grant(renewal, request_file, "api-2"))
+        self.assertEqual(status, 200, page[:500])  # redirected back to the licence page, which shows the new one
+        self.assertIn(b"api-2", page)
+        self.assertEqual(self.admin_license()["license_id"], "api-2")
+        audit = self.app.cli("audit", "list", "--limit", "50")
+        actions = [(row.get("action"), row.get("actor")) for row in (audit if isinstance(audit, list) else audit.get("entries", []))]
+        self.assertIn(("license.activate", "local-admin"), actions)
+        self.assertIn(("license.activate", "user:lic-admin"), actions)
 
 
 class LicensedPoolTest(UnlicensedAppliance):
