@@ -9,7 +9,12 @@ extension AdminActions {
     public func requestLicenseActivation(_ state: LicenseState, licenseFile: String, output: String,
                                          by actor: AdminActor) async throws -> ActivationRequest {
         let now = clock.now().value / 1000
-        let (terms, request) = try state.request(licenseFile: licenseFile, output: output, now: now)
+        let (terms, request): (LicenseTerms, ActivationRequest)
+        do {
+            (terms, request) = try state.request(licenseFile: licenseFile, output: output, now: now)
+        } catch let error as LicensingError {
+            throw AirlockError.invalidArgument(error.description)
+        }
         _ = try await store.write { tx in
             try tx.audit(auditEntry(actor, "license.request", type: "license", id: terms.licenseID,
                                     before: nil as ActivationRequest?, after: request))

@@ -43,6 +43,11 @@ extension AdminAPI {
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let input = scratch + "/upload"
         try AtomicFile.write(data, to: input, mode: 0o600)
-        return try await body(input, scratch)
+        do {
+            return try await body(input, scratch)
+        } catch let AirlockError.invalidArgument(message) {
+            // The scratch path means nothing to the uploader and is none of their business.
+            throw AirlockError.invalidArgument(message.replacingOccurrences(of: input, with: "the uploaded file"))
+        }
     }
 }
