@@ -41,6 +41,12 @@ extension AdminAPI {
                 return try .json(env, status: .created)
             },
             AdminRoute(.get, "/admin/v1/envs/{env}", read, "read an environment") { api, call in try .json(try await api.scopedEnv(call)) },
+            AdminRoute(.patch, "/admin/v1/envs/{env}", manage, "change an environment's zone") { api, call in
+                let env = try await api.scopedEnv(call)
+                let body = try call.json(allowing: ["zone"])
+                guard body.has("zone") else { throw AirlockError.invalidArgument("zone is required: a zone name, or null for the home zone") }
+                return try .json(try await api.actions.setEnvironmentZone(env.id.rawValue, zone: try body.string("zone"), by: call.principal.actor))
+            },
             AdminRoute(.post, "/admin/v1/envs/{env}/suspend", manage, "suspend an environment") { api, call in
                 try .json(try await api.actions.suspendEnvironment(try await api.scopedEnv(call).id.rawValue, by: call.principal.actor))
             },
@@ -63,6 +69,21 @@ extension AdminAPI {
                     org: env.orgID.rawValue, env: env.id.rawValue, name: try body.string("name"), expiresAt: expires,
                     allowedModels: try body.strings("models"), by: call.principal.actor)
                 return try .json(issued, status: .created)
+            },
+            AdminRoute(.get, "/admin/v1/keys", read, "list keys") { api, call in
+                // An org-admin's listing is their org's, whatever they ask.
+                var org = call.query("org")
+                if let own = call.principal.orgID { org = own.rawValue }
+                else if let requested = org { org = try await api.scopedOrg(requested, for: call.principal).id.rawValue }
+                let keys = try await api.actions.listKeys(org: org, env: nil).filter { call.principal.sees(org: $0.key.orgID) }
+                return try .json(AdminPage.of(keys.map(KeyView.init), id: \.id, call: call))
+            },
+            // The secret travels in the body, never in a URL that logs and histories keep.
+            AdminRoute(.post, "/admin/v1/keys/identify", read, "identify a key by its secret") { api, call in
+                let body = try call.json(allowing: ["secret"])
+                let details = try await api.actions.identifyKey(secret: try body.requiredString("secret"))
+                try await api.requireScope(details.key.orgID, call.principal, kind: "key", reference: details.displayPrefix.map { $0 + "…" } ?? "?")
+                return try .json(KeyView(details))
             },
             AdminRoute(.get, "/admin/v1/keys/{key}", read, "read a key") { api, call in try .json(KeyView(try await api.scopedKey(call))) },
             AdminRoute(.post, "/admin/v1/keys/{key}/rotate", manage, "rotate a key") { api, call in

@@ -72,10 +72,10 @@ extension Dashboard {
         let envs = try await actions.listEnvironments(org: org.id.rawValue)
         let keys = try await actions.listKeys(org: org.id.rawValue, env: nil)
         let manage = call.principal.may(.manageTenancy)
-        var body = "<p>Org <code>\(HTML.text(org.id.rawValue))</code> \(HTML.badge(org.status.rawValue))</p>"
+        var body = "<p>Org <code>\(HTML.text(org.id.rawValue))</code> \(HTML.badge(org.status.rawValue)) · \(HTML.link("/limits/org/\(org.id.rawValue)", "Org limits"))</p>"
         for env in envs {
             body += "<h2 class=\"env\">\(HTML.text(env.name)) \(HTML.badge(env.status.rawValue))</h2>"
-            body += "<p class=\"note\">Environment <code>\(HTML.text(env.id.rawValue))</code>, zone \(HTML.text(env.zone ?? "home"))</p>"
+            body += "<p class=\"note\">Environment <code>\(HTML.text(env.id.rawValue))</code>, zone \(HTML.text(env.zone ?? "home")) · \(HTML.link("/limits/env/\(env.id.rawValue)", "Limits"))</p>"
             let rows = keys.filter { $0.key.envID == env.id }.map { details -> [String] in
                 let key = details.key
                 var buttons = ""
@@ -85,7 +85,7 @@ extension Dashboard {
                                          submit: key.status == .active ? "Suspend" : "Resume")
                     buttons += HTML.form(action: "/keys/\(key.id.rawValue)/revoke", csrf: call.csrf, "", submit: "Revoke", danger: true)
                 }
-                return ["<code>\(HTML.text(key.id.rawValue))</code>", HTML.text(key.name ?? "-"), "<code>\(HTML.text(details.displayPrefix ?? "-"))…</code>",
+                return [HTML.link("/limits/key/\(key.id.rawValue)", key.id.rawValue, cssClass: "key-link"), HTML.text(key.name ?? "-"), "<code>\(HTML.text(details.displayPrefix ?? "-"))…</code>",
                         HTML.badge(key.status.rawValue), HTML.text(key.allowedModels?.joined(separator: ", ") ?? "all"), buttons]
             }
             body += HTML.table(["Key", "Name", "Prefix", "Status", "Models", ""], rows, empty: "No keys in this environment.")

@@ -119,6 +119,11 @@ import Testing
             return Plan(body: json(["name": "user-by-\(tag)", "role": "viewer", "password": "a long enough password"]), status: 201)
         case (.post, "/admin/v1/users/{user}/role"): return Plan(body: json(["role": "auditor"]), status: 200)
         case (.post, "/admin/v1/users/{user}/password"): return Plan(body: json(["password": "another long password"]), status: 200)
+        case (.get, "/admin/v1/keys"): return Plan(query: "?limit=5")
+        case (.post, "/admin/v1/keys/identify"):
+            // A well-formed secret no key has: the lookup runs and answers "not found".
+            return Plan(body: json(["secret": "not-a-key"]), status: 400)
+        case (.patch, "/admin/v1/envs/{env}"): return Plan(body: #"{"zone":null}"#, status: 200)
         case (.post, "/admin/v1/license/request"), (.post, "/admin/v1/license/activation"):
             // Not a licence file: the whole check runs and refuses it; nothing is installed.
             return Plan(body: #"{"not":"a signed file"}"#, status: 400)
