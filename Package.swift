@@ -227,6 +227,10 @@ let package = Package(
                 "AirlockAdmin",
                 "AirlockLicensing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
         // The vendor's side of licensing (issue licences, activate requests). Never ships on the

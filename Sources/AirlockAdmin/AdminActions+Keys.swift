@@ -3,14 +3,14 @@ import AirlockIdentity
 
 /// A key as just issued or rotated. `secret` is the only copy that will ever exist: it is shown
 /// once and then only its HMAC is kept.
-public struct IssuedKey: Sendable, Encodable {
+public struct IssuedKey: Sendable, Codable {
     public var key: APIKey
     public var secret: String
     public var displayPrefix: String
 }
 
 /// A key with its credentials (current first), for listings and `key show`.
-public struct KeyDetails: Sendable, Encodable {
+public struct KeyDetails: Sendable, Codable {
     public var key: APIKey
     public var credentials: [CredentialSummary]
 
@@ -19,7 +19,7 @@ public struct KeyDetails: Sendable, Encodable {
 }
 
 /// A credential without its hash.
-public struct CredentialSummary: Sendable, Encodable, Equatable {
+public struct CredentialSummary: Sendable, Codable, Equatable {
     public var displayPrefix: String
     public var createdAt: UnixMillis
     public var retiresAt: UnixMillis?

@@ -63,7 +63,7 @@ public struct LimitChanges: Sendable {
 }
 
 /// A tenant's override as stored (nil fields inherit the configured default).
-public struct LimitOverride: Sendable, Encodable {
+public struct LimitOverride: Sendable, Codable {
     public var scope: String
     public var id: String
     public var limits: LimitSet

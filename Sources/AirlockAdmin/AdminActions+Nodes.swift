@@ -5,7 +5,7 @@ import Foundation
 
 /// A node as just registered for enrolment. `token` is the only copy: it is shown once, carried
 /// to the GPU host by hand, and used once by `airlock-agent enroll`.
-public struct IssuedEnrolment: Sendable, Encodable {
+public struct IssuedEnrolment: Sendable, Codable {
     public var node: Node
     public var token: String
     public var expiresAt: UnixMillis

@@ -98,7 +98,14 @@ public struct AdminAPI: Sendable {
             let call = AdminCall(principal: principal, parameters: parameters, query: query, body: body,
                                  origin: ApplianceRequestContext.origin(of: context),
                                  sessionToken: request.cookies[Self.sessionCookie]?.value, contentType: request.headers[.contentType])
-            return try await route.handler(self, call).response()
+            let reply = try await route.handler(self, call)
+            if route.method != .get {
+                // The audit log is the record; this line is for the operator watching the journal.
+                dependencies.logger.info("admin action", metadata: [
+                    "operation": "\(route.operation)", "actor": "\(principal.actor.name)", "origin": "\(call.origin)",
+                    "status": "\(reply.status.code)"])
+            }
+            return reply.response()
         } catch {
             return errorReply(error, operation: route.operation).response()
         }

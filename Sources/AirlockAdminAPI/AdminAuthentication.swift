@@ -2,6 +2,7 @@ import AirlockAdmin
 import AirlockCore
 import AirlockIdentity
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Who a request comes from: the session cookie or the local admin credential. Shared by the
@@ -22,7 +23,7 @@ extension AdminAPI {
             guard authorization.lowercased().hasPrefix("bearer "), dependencies.credential.matches(String(authorization.dropFirst(7))) else {
                 throw AccessError.unauthenticated("the bearer token is not this appliance's admin credential")
             }
-            return Authenticated(principal: AdminPrincipal(actor: AdminActor(LocalAdminCredential.actor), role: .admin), session: nil)
+            return Authenticated(principal: AdminPrincipal(actor: Self.localActor(request), role: .admin), session: nil)
         }
         guard let token = request.cookies[Self.sessionCookie]?.value else {
             throw AccessError.unauthenticated("sign in first: no session")
@@ -56,6 +57,19 @@ extension AdminAPI {
         }
         return Authenticated(principal: principal, session: session)
     }
+
+    /// The local credential's actor: `local-admin`, or the `airlock` CLI's own actor (`cli:<unix
+    /// user>…`, sent in `X-Airlock-Actor`) so that an action is audited the same whether the CLI
+    /// ran it on the data directory or through the daemon. Only the credential's holder — who can
+    /// read the data directory, and so could run the CLI there — can make that claim.
+    static func localActor(_ request: Request) -> AdminActor {
+        guard let claim = request.headers[actorHeader], claim.hasPrefix("cli:"), claim.utf8.count <= 200,
+              claim.unicodeScalars.allSatisfy({ $0.properties.generalCategory != .control })
+        else { return AdminActor(LocalAdminCredential.actor) }
+        return AdminActor(claim)
+    }
+
+    public static let actorHeader = HTTPField.Name("X-Airlock-Actor")!
 
     /// Refuses, as "not found" and audited, a request for an org outside the principal's reach —
     /// so an org-admin cannot even learn which other orgs exist.

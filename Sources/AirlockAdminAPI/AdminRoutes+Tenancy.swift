@@ -63,8 +63,12 @@ extension AdminAPI {
             },
             AdminRoute(.post, "/admin/v1/envs/{env}/keys", manage, "create a key") { api, call in
                 let env = try await api.scopedEnv(call)
-                let body = try call.json(allowing: ["name", "models", "expires"])
+                let body = try call.json(allowing: ["name", "models", "expires", "expires_at"])
+                guard !(body.has("expires") && body.has("expires_at")) else {
+                    throw AirlockError.invalidArgument("give expires or expires_at, not both")
+                }
                 let expires = try body.string("expires").map { try AdminInput.expiry($0, now: api.dependencies.clock.now()) }
+                    ?? body.integer("expires_at").map { UnixMillis(Int64($0)) }
                 let issued = try await api.actions.createKey(
                     org: env.orgID.rawValue, env: env.id.rawValue, name: try body.string("name"), expiresAt: expires,
                     allowedModels: try body.strings("models"), by: call.principal.actor)

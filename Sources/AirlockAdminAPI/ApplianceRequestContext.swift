@@ -15,6 +15,8 @@ public struct ApplianceRequestContext: RequestContext, RemoteAddressRequestConte
 
     /// The client's IP address if the context knows it, for audit rows.
     public static func origin(of context: some RequestContext) -> String {
-        (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress ?? "unknown"
+        guard let address = (context as? any RemoteAddressRequestContext)?.remoteAddress else { return "unknown" }
+        if case .unixDomainSocket = address { return "local socket" }
+        return address.ipAddress ?? "unknown"
     }
 }

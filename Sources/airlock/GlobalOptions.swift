@@ -17,8 +17,17 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print JSON instead of text.")
     var json = false
 
+    /// Where admin actions go: the running daemon, through its admin API on the local socket, so
+    /// that it applies and audits them itself and sees them at once; or, when it is not running,
+    /// the data directory directly (`localAdmin`), e.g. to prepare or repair a stopped appliance.
+    func admin() async throws -> any AdminService {
+        if let daemon = await DaemonAdmin.connect(dataDirectory: try configuration().dataDir, actor: actor) { return daemon }
+        return try await localAdmin()
+    }
+
     /// Opens the store (which `airlockd init` must have created) and the admin layer over it.
-    func admin() async throws -> AdminActions {
+    /// Licence commands always use this: they work on the licence files in the data directory.
+    func localAdmin() async throws -> AdminActions {
         let config = try configuration()
         let store = try Store(dataDirectory: config.dataDir, create: false)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)

@@ -16,7 +16,7 @@ struct LicenseCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let state = try global.licenseState()
-                let status = try await global.admin().currentLicenseStatus(
+                let status = try await global.localAdmin().currentLicenseStatus(
                     state, tolerance: Int64(try global.configuration().licenseClockToleranceSeconds), by: global.actor)
                 if global.json { return Output.json(status) }
                 let entitlements = status.entitlements
@@ -42,7 +42,7 @@ struct LicenseCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let request = try await global.admin().requestLicenseActivation(
+                let request = try await global.localAdmin().requestLicenseActivation(
                     try global.licenseState(), licenseFile: license, output: out, by: global.actor)
                 global.json ? Output.json(request)
                     : print("wrote \(out): carry it to the vendor; licence \(request.licenseID), appliance \(request.applianceFingerprint)")
@@ -57,7 +57,7 @@ struct LicenseCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let status = try await global.admin().activateLicense(try global.licenseState(), activationFile: activation, by: global.actor)
+                let status = try await global.localAdmin().activateLicense(try global.licenseState(), activationFile: activation, by: global.actor)
                 global.json ? Output.json(status)
                     : print("licence \(status.licenseID ?? "-") activated: \(status.state.rawValue)" + (status.daysLeft.map { ", \($0) days left" } ?? ""))
             }
@@ -73,7 +73,7 @@ struct LicenseCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                let report = try await global.admin().writeUsageReport(try global.licenseState(), period: period, output: out, by: global.actor)
+                let report = try await global.localAdmin().writeUsageReport(try global.licenseState(), period: period, output: out, by: global.actor)
                 if global.json { return Output.json(report) }
                 let usage = report.usage
                 print("wrote \(out): \(report.period), \(usage.rows) requests, \(usage.lines.reduce(0) { $0 + $1.totalTokens }) tokens; "

@@ -92,6 +92,7 @@ struct Serve: AsyncParsableCommand {
                 Housekeeping(policy: policy, statics: statics, license: license, nodes: nodes,
                              dataDirectory: config.dataDir, client: client, logger: logger),
                 nodes.service(),
+                try Self.adminSocket(admin, dataDirectory: config.dataDir, logger: logger),
             ],
             onServerRunning: { channel in
                 logger.notice("serving HTTPS", metadata: ["address": "\(channel.localAddress?.description ?? "?")"])
@@ -104,6 +105,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             logger.error("server stopped", metadata: ["error": "\(error)"])
         }
+        try? FileManager.default.removeItem(atPath: Self.adminSocketPath(config.dataDir))
         recorder.finish()
         await recording
         try await client.shutdown()
@@ -123,6 +125,28 @@ struct Serve: AsyncParsableCommand {
             actions: actions, ledger: LedgerAudit(store: store), sessions: SessionStore(), credential: credential,
             liveNodes: { nodes.registry.snapshot(at: .now()) }, license: { license.status }, logger: logger,
             licenseState: license.state, licenseChanged: { await license.refresh() }))
+    }
+
+    static func adminSocketPath(_ dataDirectory: String) -> String { dataDirectory + "/run/admin.sock" }
+
+    /// The admin API on `<data_dir>/run/admin.sock` for the `airlock` CLI on this host: plain HTTP
+    /// that never leaves the machine, reachable only by whoever may enter the 0700 `run/` folder
+    /// (the daemon's user, root) and still needing the local admin credential.
+    private static func adminSocket(_ admin: AdminAPI, dataDirectory: String, logger: Logger) throws -> some Service {
+        let run = dataDirectory + "/run"
+        try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        _ = chmod(run, 0o700)
+        let path = adminSocketPath(dataDirectory)
+        try? FileManager.default.removeItem(atPath: path)  // left by a daemon that did not stop cleanly
+        let router = Router(context: ApplianceRequestContext.self)
+        admin.add(to: router)
+        return Application(
+            router: router, configuration: .init(address: .unixDomainSocket(path: path), serverName: "airlockd-admin"),
+            onServerRunning: { _ in
+                _ = chmod(path, 0o600)
+                logger.notice("admin API on the local socket for the airlock CLI", metadata: ["path": "\(path)"])
+            },
+            logger: logger)
     }
 
     private static func certificate(_ config: AirlockConfig, logger: Logger) throws -> ServerCertificate {
