@@ -48,6 +48,19 @@ extension Dashboard {
             _ = try await dashboard.actions.resumeOrg(call.parameter("org"), by: call.principal.actor)
             return Dashboard.redirect("/tenants")
         },
+        DashboardPage(.post, "/tenants/:org/revoke", .manageOrgs) { dashboard, call in
+            _ = try await dashboard.actions.revokeOrg(call.parameter("org"), by: call.principal.actor)
+            return Dashboard.redirect("/tenants")
+        },
+        DashboardPage(.post, "/envs/:env/suspend", .manageTenancy) { dashboard, call in
+            try await dashboard.envStatus(call) { try await $0.suspendEnvironment($1, by: $2) }
+        },
+        DashboardPage(.post, "/envs/:env/resume", .manageTenancy) { dashboard, call in
+            try await dashboard.envStatus(call) { try await $0.resumeEnvironment($1, by: $2) }
+        },
+        DashboardPage(.post, "/envs/:env/revoke", .manageTenancy) { dashboard, call in
+            try await dashboard.envStatus(call) { try await $0.revokeEnvironment($1, by: $2) }
+        },
     ] }
 
     private func tenants(_ call: PageCall) async throws -> Response {
@@ -57,7 +70,8 @@ extension Dashboard {
              "<code>\(HTML.text(org.id.rawValue))</code>", HTML.text(org.createdAt.description),
              call.principal.may(.manageOrgs) && org.status != .revoked
                 ? HTML.form(action: "/tenants/\(org.id.rawValue)/\(org.status == .active ? "suspend" : "resume")", csrf: call.csrf, "",
-                            submit: org.status == .active ? "Suspend" : "Resume", danger: org.status == .active) : ""]
+                            submit: org.status == .active ? "Suspend" : "Resume", danger: org.status == .active)
+                  + HTML.form(action: "/tenants/\(org.id.rawValue)/revoke", csrf: call.csrf, "", submit: "Revoke", danger: true) : ""]
         }
         var body = HTML.table(id: "orgs", ["Org", "Status", "Id", "Created", ""], rows, empty: "No orgs yet.")
         if call.principal.may(.manageOrgs) {
@@ -76,6 +90,11 @@ extension Dashboard {
         for env in envs {
             body += "<h2 class=\"env\">\(HTML.text(env.name)) \(HTML.badge(env.status.rawValue))</h2>"
             body += "<p class=\"note\">Environment <code>\(HTML.text(env.id.rawValue))</code>, zone \(HTML.text(env.zone ?? "home")) · \(HTML.link("/limits/env/\(env.id.rawValue)", "Limits"))</p>"
+            if manage, env.status != .revoked {
+                body += HTML.form(action: "/envs/\(env.id.rawValue)/\(env.status == .active ? "suspend" : "resume")", csrf: call.csrf, "",
+                                  submit: env.status == .active ? "Suspend environment" : "Resume environment")
+                    + HTML.form(action: "/envs/\(env.id.rawValue)/revoke", csrf: call.csrf, "", submit: "Revoke environment", danger: true)
+            }
             let rows = keys.filter { $0.key.envID == env.id }.map { details -> [String] in
                 let key = details.key
                 var buttons = ""
@@ -112,6 +131,12 @@ extension Dashboard {
             <p>\(HTML.link("/tenants/\(issued.key.orgID.rawValue)", "Back to the org"))</p>
             """
         return call.page("New API key", active: "/tenants", body)
+    }
+
+    private func envStatus(_ call: PageCall, _ change: (AdminActions, String, AdminActor) async throws -> AirlockCore.Environment) async throws -> Response {
+        let env = try await api.scopedEnv(call.parameter("env"), for: call.principal)
+        let changed = try await change(actions, env.id.rawValue, call.principal.actor)
+        return Dashboard.redirect("/tenants/\(changed.orgID.rawValue)")
     }
 
     private func keyStatus(_ call: PageCall, _ change: (AdminActions, String, AdminActor) async throws -> APIKey) async throws -> Response {
