@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
     ],
     targets: [
         // Domain types, configuration, errors. No I/O beyond reading the config file.
@@ -127,6 +128,17 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // Backups (issue F, part 1): the data dir in one ZIP, keys sealed with an operator
+        // passphrase, verified against its manifest and the ledger's head before anything is restored.
+        .target(
+            name: "AirlockBundles",
+            dependencies: [
+                "AirlockCore", "AirlockStore",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
         ),
         // The agent ↔ daemon protocol: Protos/ and the Swift code generated from it (committed;
@@ -226,6 +238,7 @@ let package = Package(
                 "AirlockIdentity",
                 "AirlockAdmin",
                 "AirlockLicensing",
+                "AirlockBundles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -301,6 +314,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        .testTarget(name: "AirlockBundlesTests", dependencies: ["AirlockBundles", "AirlockStore", "AirlockCore", "AirlockTestSupport"]),
         .testTarget(
             name: "AirlockAdminAPITests",
             dependencies: [

@@ -94,3 +94,21 @@ public final class Store: Sendable {
         }
     }
 }
+
+extension Store {
+    /// Copies the whole database into a new file at `path` with SQLite's online backup API: a
+    /// consistent snapshot while the daemon keeps writing (readers and the writer are not held up
+    /// beyond one step). The copy is an ordinary Airlock database (`Store(dataDirectory:)` opens it).
+    public func backup(to path: String) throws {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw AirlockError.invalidArgument("\(path) already exists")
+        }
+        do {
+            let copy = try DatabaseQueue(path: path)
+            try pool.backup(to: copy)
+            try copy.close()
+        } catch {
+            throw AirlockError.storage("could not back up the database: \(error)")
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import AirlockAdmin
+import AirlockBundles
 import AirlockCore
 import AirlockIdentity
 import AirlockLicensing
@@ -82,6 +83,8 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch let error as ConfigError {
         throw CLIFailure(message: oneVisibleLine(error.description))
     } catch let error as LicensingError {
+        throw CLIFailure(message: oneVisibleLine(error.description))
+    } catch let error as BackupError {
         throw CLIFailure(message: oneVisibleLine(error.description))
     }
 }

@@ -112,15 +112,15 @@ private func parseRole(_ text: String) throws -> AdminRole {
 }
 
 /// A password from the terminal (not echoed, asked twice) or one line of standard input.
-private func readPassword(confirm: Bool) throws -> String {
+func readPassword(confirm: Bool, prompt: String = "Password: ") throws -> String {
     guard isatty(STDIN_FILENO) == 1 else {
-        guard let line = readLine(strippingNewline: true) else { throw AirlockError.invalidArgument("no password on standard input") }
+        guard let line = readLine(strippingNewline: true) else { throw AirlockError.invalidArgument("nothing on standard input") }
         return line
     }
-    guard let first = getpass("Password: ").map({ String(cString: $0) }) else { throw AirlockError.invalidArgument("no password given") }
+    guard let first = getpass(prompt).map({ String(cString: $0) }) else { throw AirlockError.invalidArgument("nothing given") }
     if confirm {
         guard let second = getpass("Again: ").map({ String(cString: $0) }), second == first else {
-            throw AirlockError.invalidArgument("the two passwords differ")
+            throw AirlockError.invalidArgument("the two entries differ")
         }
     }
     return first
