@@ -278,14 +278,15 @@ struct EngineMetricsSimulatorTests {
     }
 
     @Test func tokensAreCountedWhileARequestGenerates() async throws {
-        let sim = try await SimulatorProcess.start(["--tokens-per-second", "20"])
+        let sim = try await SimulatorProcess.start(["--tokens-per-second", "10"])
         defer { sim.stop() }  // a signal, not a wait: the process is reaped by Foundation
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = client.shutdown() }
-        // 40 tokens at 20 per second, not streamed: the counter moves before the answer.
+        // 40 tokens at 10 per second, not streamed: the counter moves before the answer. Four
+        // seconds of generation, so a busy CI machine still gets scrapes in while it runs.
         let request = Task { try await sim.post(client, "/v1/completions", #"{"model":"sim-small","prompt":"x","max_tokens":40}"#) }
         var midway: EngineScrape?
-        for _ in 0..<200 where midway == nil {
+        for _ in 0..<400 where midway == nil {
             if let scrape = await EngineMetrics.scrape(client, engineURL: sim.url), scrape.running == 1,
                let tokens = scrape.generatedTokens, tokens > 0, tokens < 40 { midway = scrape }
             try await Task.sleep(for: .milliseconds(20))
