@@ -109,7 +109,7 @@ let package = Package(
         .target(
             name: "AirlockAdminAPI",
             dependencies: [
-                "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmin", "AirlockLicensing",
+                "AirlockCore", "AirlockStore", "AirlockAdmin", "AirlockLicensing",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),

@@ -35,27 +35,36 @@ public struct LimitChanges: Sendable {
 
     public init() {}
 
-    /// The largest value accepted for each limit: far above any real appliance, low enough that
-    /// a typo of extra zeros is caught.
-    static var maxima: [(WritableKeyPath<LimitSet, Int?>, KeyPath<LimitChanges, LimitFieldChange>, String, Int)] { [
-        (\.requestsPerMinute, \.requestsPerMinute, "requests_per_minute", 100_000_000),
-        (\.tokensPerMinute, \.tokensPerMinute, "tokens_per_minute", 1_000_000_000_000),
-        (\.tokensPerSecond, \.tokensPerSecond, "tokens_per_second", 100_000_000),
-        (\.concurrency, \.concurrency, "concurrency", 1_000_000),
-        (\.tokensPerDay, \.tokensPerDay, "tokens_per_day", 1_000_000_000_000_000),
-    ] }
+    /// One of the five limits: its name in the API, the CLI's flags and the dashboard's forms;
+    /// where it sits in a change and in a limit set; and the largest value accepted — far above
+    /// any real appliance, low enough that a typo of extra zeros is caught.
+    public struct Field: Sendable {
+        public let name: String
+        public let change: WritableKeyPath<LimitChanges, LimitFieldChange> & Sendable
+        public let value: WritableKeyPath<LimitSet, Int?> & Sendable
+        let maximum: Int
+    }
+
+    /// The five limits, in the order they are shown.
+    public static let fields: [Field] = [
+        Field(name: "requests_per_minute", change: \.requestsPerMinute, value: \.requestsPerMinute, maximum: 100_000_000),
+        Field(name: "tokens_per_minute", change: \.tokensPerMinute, value: \.tokensPerMinute, maximum: 1_000_000_000_000),
+        Field(name: "tokens_per_second", change: \.tokensPerSecond, value: \.tokensPerSecond, maximum: 100_000_000),
+        Field(name: "concurrency", change: \.concurrency, value: \.concurrency, maximum: 1_000_000),
+        Field(name: "tokens_per_day", change: \.tokensPerDay, value: \.tokensPerDay, maximum: 1_000_000_000_000_000),
+    ]
 
     func applied(to current: LimitSet) throws -> LimitSet {
         var next = current
-        for (field, change, name, maximum) in Self.maxima {
-            switch self[keyPath: change] {
+        for field in Self.fields {
+            switch self[keyPath: field.change] {
             case .keep: continue
-            case .inherit: next[keyPath: field] = nil
+            case .inherit: next[keyPath: field.value] = nil
             case let .set(value):
-                guard (1...maximum).contains(value) else {
-                    throw AirlockError.invalidArgument("\(name) must be between 1 and \(maximum), got \(value)")
+                guard (1...field.maximum).contains(value) else {
+                    throw AirlockError.invalidArgument("\(field.name) must be between 1 and \(field.maximum), got \(value)")
                 }
-                next[keyPath: field] = value
+                next[keyPath: field.value] = value
             }
         }
         return next

@@ -115,7 +115,7 @@ extension AdminActions {
         let now = clock.now()
         guard let credential = try await store.read({ try $0.userCredential(named: name) }) else {
             PasswordHash.burn(password)
-            try await auditSignIn("user.login_failed", name: Self.clippedName(name), detail: "no such user", origin: origin)
+            try await auditSignIn("user.login_failed", name: name.controlCharactersReplaced.clipped(to: 64), detail: "no such user", origin: origin)
             throw AccessError.signInRefused
         }
         let matches = PasswordHash.verify(password, against: credential.passwordHash)
@@ -160,7 +160,7 @@ extension AdminActions {
     public func auditAccessDenied(_ principal: AdminPrincipal, action: String, target: String) async throws {
         let entry = AuditEntry(
             timestamp: clock.now(), actor: principal.actor.name, action: "access.denied", targetType: "route",
-            targetID: Self.clippedName(target), before: nil, after: Self.json(["attempted": action, "role": principal.role.rawValue]))
+            targetID: target.controlCharactersReplaced.clipped(to: 64), before: nil, after: Self.json(["attempted": action, "role": principal.role.rawValue]))
         _ = try await store.write { try $0.audit(entry) }
     }
 
@@ -183,11 +183,6 @@ extension AdminActions {
     private func signInEntry(_ action: String, name: String, detail: String, origin: String) -> AuditEntry {
         AuditEntry(timestamp: clock.now(), actor: "user:\(name)", action: action, targetType: "user", targetID: name,
                    before: nil, after: Self.json(["detail": detail, "origin": origin]))
-    }
-
-    /// A name as typed at the sign-in form, bounded before it goes into the audit log.
-    static func clippedName(_ name: String) -> String {
-        String(name.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? "?" : Character($0) })
     }
 
     private static func userOrg(role: AdminRole, _ reference: String?, _ reader: TenancyReader) throws -> OrgID? {

@@ -1,5 +1,4 @@
 import AirlockCore
-import AirlockIdentity
 import Crypto
 import CryptoExtras
 import Foundation

@@ -111,39 +111,50 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    /// Every failure as an OpenAI-shaped error object with the status it deserves; anything
-    /// unexpected is logged here and reported without its details.
-    func errorReply(_ error: Error, operation: String) -> AdminReply {
-        let (status, type, code, message): (HTTPResponse.Status, String, String, String)
+    /// How a failed admin request is answered, by the API and the dashboard alike: the status,
+    /// OpenAI's error type and code, and a message the caller may see.
+    public struct Failure: Sendable {
+        public var status: HTTPResponse.Status
+        public var type: String
+        public var code: String
+        public var message: String
+    }
+
+    /// The one classification of admin failures. Anything unexpected, and any storage error, is
+    /// logged here and reported without its details.
+    public func failure(_ error: Error, operation: String) -> Failure {
         switch error {
         case let error as AccessError:
             switch error {
-            case .signInRefused: (status, type, code) = (.unauthorized, "authentication_error", "sign_in_refused")
-            case .unauthenticated: (status, type, code) = (.unauthorized, "authentication_error", "unauthenticated")
-            case .forbidden: (status, type, code) = (.forbidden, "permission_error", "forbidden")
+            case .signInRefused: return Failure(status: .unauthorized, type: "authentication_error", code: "sign_in_refused", message: error.description)
+            case .unauthenticated: return Failure(status: .unauthorized, type: "authentication_error", code: "unauthenticated", message: error.description)
+            case .forbidden: return Failure(status: .forbidden, type: "permission_error", code: "forbidden", message: error.description)
             }
-            message = error.description
         case let error as AirlockError:
             switch error {
-            case .notFound: (status, type, code) = (.notFound, "invalid_request_error", "not_found")
-            case .duplicate: (status, type, code) = (.conflict, "invalid_request_error", "conflict")
-            case .invalidTransition, .parentRevoked: (status, type, code) = (.conflict, "invalid_request_error", "invalid_state")
-            case .invalidName, .invalidArgument: (status, type, code) = (.badRequest, "invalid_request_error", "invalid_request")
-            case .notInitialized, .storage:
-                dependencies.logger.error("admin request failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
-                (status, type, code) = (.internalServerError, "server_error", "internal_error")
+            case .notFound: return Failure(status: .notFound, type: "invalid_request_error", code: "not_found", message: error.description)
+            case .duplicate: return Failure(status: .conflict, type: "invalid_request_error", code: "conflict", message: error.description)
+            case .invalidTransition, .parentRevoked:
+                return Failure(status: .conflict, type: "invalid_request_error", code: "invalid_state", message: error.description)
+            case .invalidName, .invalidArgument:
+                return Failure(status: .badRequest, type: "invalid_request_error", code: "invalid_request", message: error.description)
+            case .notInitialized, .storage: break
             }
-            message = status == .internalServerError ? "The request could not be completed; see the appliance log." : error.description
         case let error as HTTPError where error.status == .contentTooLarge:
-            (status, type, code, message) = (.contentTooLarge, "invalid_request_error", "body_too_large",
-                                             "the request body is larger than this operation accepts")
-        default:
-            dependencies.logger.error("admin request failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
-            (status, type, code, message) = (.internalServerError, "server_error", "internal_error",
-                                             "The request could not be completed; see the appliance log.")
+            return Failure(status: .contentTooLarge, type: "invalid_request_error", code: "body_too_large",
+                           message: "the request body is larger than this operation accepts")
+        default: break
         }
-        let body = AdminErrorBody(error: .init(message: message, type: type, param: nil, code: code))
-        return (try? AdminReply.json(body, status: status)) ?? AdminReply(status: status, contentType: nil, body: ByteBuffer())
+        dependencies.logger.error("admin request failed", metadata: ["operation": "\(operation)", "error": "\(error)"])
+        return Failure(status: .internalServerError, type: "server_error", code: "internal_error",
+                       message: "The request could not be completed; see the appliance log.")
+    }
+
+    /// A failure as an OpenAI-shaped error object.
+    func errorReply(_ error: Error, operation: String) -> AdminReply {
+        let failure = failure(error, operation: operation)
+        let body = AdminErrorBody(error: .init(message: failure.message, type: failure.type, param: nil, code: failure.code))
+        return (try? AdminReply.json(body, status: failure.status)) ?? AdminReply(status: failure.status, contentType: nil, body: ByteBuffer())
     }
 }
 

@@ -1,6 +1,5 @@
 import AirlockAdmin
 import AirlockCore
-import AirlockIdentity
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -75,7 +74,7 @@ extension AdminAPI {
     /// so an org-admin cannot even learn which other orgs exist.
     func requireScope(_ org: OrgID, _ principal: AdminPrincipal, kind: String, reference: String) async throws {
         guard principal.sees(org: org) else {
-            try? await actions.auditAccessDenied(principal, action: "reach \(kind)", target: "\(kind):\(JSONClip.clip(reference))")
+            try? await actions.auditAccessDenied(principal, action: "reach \(kind)", target: "\(kind):\(reference.controlCharactersReplaced.clipped(to: 80))")
             throw AirlockError.notFound(kind: kind, reference: reference)
         }
     }

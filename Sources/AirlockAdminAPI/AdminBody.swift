@@ -37,7 +37,7 @@ struct AdminBody {
             throw AirlockError.invalidArgument("the request body must be a JSON object")
         }
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw AirlockError.invalidArgument("unknown field '\(JSONClip.clip(unknown))'; this operation takes \(allowed.sorted().joined(separator: ", "))")
+            throw AirlockError.invalidArgument("unknown field '\(unknown.controlCharactersReplaced.clipped(to: 80))'; this operation takes \(allowed.sorted().joined(separator: ", "))")
         }
         fields = object
     }

@@ -98,12 +98,13 @@ public struct AdminReply: Sendable {
 
 /// The admin API's JSON conventions: snake_case keys, sorted for stable output.
 enum AdminJSON {
-    static var encoder: JSONEncoder {
+    /// Made once: every admin answer goes through it.
+    static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }
+    }()
 }
 
 /// A list answer in OpenAI's shape: `{"object":"list","data":[…],"has_more":…,"first_id","last_id"}`,
@@ -120,7 +121,7 @@ struct AdminPage<Item: Encodable & Sendable>: Encodable, Sendable {
         var rest = items[...]
         if let after = call.query("after") {
             guard let index = items.firstIndex(where: { id($0) == after }) else {
-                throw AirlockError.invalidArgument("after: '\(JSONClip.clip(after))' is not an id in this list")
+                throw AirlockError.invalidArgument("after: '\(after.controlCharactersReplaced.clipped(to: 80))' is not an id in this list")
             }
             rest = items[(index + 1)...]
         }
@@ -134,13 +135,5 @@ struct AdminPage<Item: Encodable & Sendable>: Encodable, Sendable {
             throw AirlockError.invalidArgument("limit must be a whole number from 1 to 1000")
         }
         return limit
-    }
-}
-
-/// Bounds what an error message repeats of the caller's input.
-enum JSONClip {
-    static func clip(_ text: String) -> String {
-        let cleaned = String(text.unicodeScalars.prefix(80).map { $0.properties.generalCategory == .control ? "?" : Character($0) })
-        return text.unicodeScalars.count > 80 ? cleaned + "…" : cleaned
     }
 }

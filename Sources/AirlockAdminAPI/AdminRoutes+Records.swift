@@ -81,7 +81,7 @@ public struct UsageQuery: Sendable {
         func time(_ name: String) throws -> UnixMillis? {
             guard let text = query[name] else { return nil }
             guard let time = UnixMillis.parseISODate(text) else {
-                throw AirlockError.invalidArgument("\(name): '\(JSONClip.clip(text))' is not an ISO 8601 date or time")
+                throw AirlockError.invalidArgument("\(name): '\(text.controlCharactersReplaced.clipped(to: 80))' is not an ISO 8601 date or time")
             }
             return time
         }

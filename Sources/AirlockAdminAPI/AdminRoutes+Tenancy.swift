@@ -176,18 +176,11 @@ extension AdminAPI {
 
     /// `PATCH …/limits`: each field a whole number to set it, or null to go back to the default.
     private func setLimits(_ target: LimitTarget, _ call: AdminCall) async throws -> AdminReply {
-        let names = ["requests_per_minute", "tokens_per_minute", "tokens_per_second", "concurrency", "tokens_per_day"]
-        let body = try call.json(allowing: Set(names))
-        func change(_ name: String) throws -> LimitFieldChange {
-            if body.isNull(name) { return .inherit }
-            return try body.integer(name).map { .set($0) } ?? .keep
-        }
+        let body = try call.json(allowing: Set(LimitChanges.fields.map(\.name)))
         var changes = LimitChanges()
-        changes.requestsPerMinute = try change("requests_per_minute")
-        changes.tokensPerMinute = try change("tokens_per_minute")
-        changes.tokensPerSecond = try change("tokens_per_second")
-        changes.concurrency = try change("concurrency")
-        changes.tokensPerDay = try change("tokens_per_day")
+        for field in LimitChanges.fields {
+            changes[keyPath: field.change] = body.isNull(field.name) ? .inherit : try body.integer(field.name).map { .set($0) } ?? .keep
+        }
         return try .json(try await actions.setLimits(target, changes, by: call.principal.actor))
     }
 }

@@ -38,9 +38,8 @@ extension AdminAPI {
     /// Runs `body` with `data` in a fresh 0700 scratch folder (as `upload`), removed afterwards.
     private static func withScratch<T: Sendable>(_ data: Data, _ body: (String, String) async throws -> T) async throws -> T {
         guard !data.isEmpty else { throw AirlockError.invalidArgument("the file is empty") }
-        let scratch = NSTemporaryDirectory() + "airlock-upload-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let folder = try ScratchFolder("upload")
+        let scratch = folder.path
         let input = scratch + "/upload"
         try AtomicFile.write(data, to: input, mode: 0o600)
         do {

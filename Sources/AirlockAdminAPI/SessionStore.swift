@@ -81,7 +81,7 @@ public final class SessionStore: Sendable {
     static func key(_ token: String) -> String { Array(SHA256.hash(data: Data(token.utf8))).hexString }
 
     /// 32 random bytes, base64url without padding: safe in a cookie and a form field.
-    static func randomToken() -> String {
+    public static func randomToken() -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")

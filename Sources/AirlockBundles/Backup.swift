@@ -33,24 +33,24 @@ public enum Backup {
         guard !FileManager.default.fileExists(atPath: output) else { throw AirlockError.invalidArgument("\(output) already exists") }
         let salt = Data((0..<16).map { _ in UInt8.random(in: 0...255) })
         let keys = try PassphraseKeys(passphrase: passphrase, salt: salt)
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder("backup")
         let copy = scratch.path + "/" + database
         try Store(dataDirectory: dataDirectory, create: false).backup(to: copy)
         let (ledger, audit) = try await heads(ofDatabaseIn: scratch.path)
 
-        var stored: [(entry: String, source: Source, file: BackupManifest.File)] = []
-        stored.append(try fileEntry(database, source: .file(copy), sealed: nil))
+        var stored: [(source: Source, file: BackupManifest.File)] = []
+        stored.append(try fileEntry(database, from: copy, sealed: nil))
         for path in sealedFiles + plainFiles {
             let full = dataDirectory + "/" + path
             guard FileManager.default.fileExists(atPath: full) else { continue }
-            stored.append(try fileEntry(path, source: .file(full), sealed: sealedFiles.contains(path) ? keys : nil))
+            stored.append(try fileEntry(path, from: full, sealed: sealedFiles.contains(path) ? keys : nil))
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/license"))?.sorted() ?? []
         where isSafeName(name) {
-            stored.append(try fileEntry("license/" + name, source: .file(dataDirectory + "/license/" + name), sealed: nil))
+            stored.append(try fileEntry("license/" + name, from: dataDirectory + "/license/" + name, sealed: nil))
         }
         if let configFile {
-            stored.append(try fileEntry(configPath, source: .file(configFile), sealed: nil))
+            stored.append(try fileEntry(configPath, from: configFile, sealed: nil))
         }
         var manifest = BackupManifest(createdAt: clock.now(), salt: salt.base64EncodedString(), log2N: PassphraseKeys.log2N,
                                       ledger: ledger, audit: audit, files: stored.map(\.file), mac: "")
@@ -83,17 +83,16 @@ public enum Backup {
     }
 
     /// A file's manifest line, and what to store: the file itself, or its sealed bytes.
-    private static func fileEntry(_ path: String, source: Source, sealed keys: PassphraseKeys?) throws
-        -> (entry: String, source: Source, file: BackupManifest.File) {
-        guard case let .file(full) = source else { preconditionFailure("entries start from files") }
+    private static func fileEntry(_ path: String, from full: String, sealed keys: PassphraseKeys?) throws
+        -> (source: Source, file: BackupManifest.File) {
         let plainHash = try sha256(ofFile: full)
         if let keys {
             let sealed = try keys.seal(try Data(contentsOf: URL(fileURLWithPath: full)))
-            return (path, .data(sealed), .init(path: path, storedSize: Int64(sealed.count), storedSHA256: sha256(sealed),
+            return (.data(sealed), .init(path: path, storedSize: Int64(sealed.count), storedSHA256: sha256(sealed),
                                                 sha256: plainHash, sealed: true))
         }
         let size = (try FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
-        return (path, source, .init(path: path, storedSize: size, storedSHA256: plainHash, sha256: plainHash, sealed: false))
+        return (.file(full), .init(path: path, storedSize: size, storedSHA256: plainHash, sha256: plainHash, sealed: false))
     }
 
     private static func add(_ archive: Archive, _ name: String, data: Data) throws {
@@ -110,7 +109,7 @@ public enum Backup {
     /// without touching any data directory.
     @discardableResult
     public static func verify(_ file: String, passphrase: String) async throws -> BackupManifest {
-        let scratch = try Scratch()
+        let scratch = try ScratchFolder("backup")
         return try await unpack(file, passphrase: passphrase, into: scratch.path)
     }
 
@@ -160,7 +159,7 @@ public enum Backup {
         guard let manifest = try? JSONDecoder().decode(BackupManifest.self, from: manifestData), manifest.format == 1,
               let salt = Data(base64Encoded: manifest.salt) else { throw BackupError.damaged("the manifest cannot be read") }
         let keys = try PassphraseKeys(passphrase: passphrase, salt: salt, log2N: manifest.log2N)
-        guard constantTimeEqual(keys.mac(try manifest.macInput()), manifest.mac) else { throw BackupError.wrongPassphrase }
+        guard constantTimeEquals(keys.mac(try manifest.macInput()), manifest.mac) else { throw BackupError.wrongPassphrase }
 
         // Exactly the listed files, each once, each a path this format can hold.
         let listed = manifest.files.map { "files/" + $0.path }
@@ -260,22 +259,4 @@ public enum Backup {
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
         return Array(hasher.finalize()).hexString
     }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let (x, y) = (Array(a.utf8), Array(b.utf8))
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
-    }
-}
-
-/// A private temporary folder, removed when the value goes away.
-final class Scratch {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "airlock-backup-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -17,11 +17,11 @@ public enum AirlockError: Error, Equatable, Sendable, CustomStringConvertible, L
     public var description: String {
         switch self {
         case let .notFound(kind, reference):
-            return "\(kind) '\(Self.clipped(reference))' not found"
+            return "\(kind) '\(reference.clipped())' not found"
         case let .duplicate(kind, name, scope):
-            return "\(kind) '\(Self.clipped(name))' already exists" + (scope.map { " in \($0)" } ?? "")
+            return "\(kind) '\(name.clipped())' already exists" + (scope.map { " in \($0)" } ?? "")
         case let .invalidName(kind, name, reason):
-            return "invalid \(kind) name '\(Self.clipped(name))': \(reason)"
+            return "invalid \(kind) name '\(name.clipped())': \(reason)"
         case let .invalidTransition(kind, id, from, to):
             if from == .revoked { return "\(kind) \(id) is revoked; revocation cannot be undone" }
             if from == to { return "\(kind) \(id) is already \(to.rawValue)" }
@@ -38,10 +38,4 @@ public enum AirlockError: Error, Equatable, Sendable, CustomStringConvertible, L
     }
 
     public var errorDescription: String? { description }
-
-    /// What a message repeats of the caller's input: at most 100 characters, so an error to a
-    /// 64 KiB name is not a 64 KiB error (and a log line stays a line).
-    static func clipped(_ text: String) -> String {
-        text.count > 100 ? String(text.prefix(100)) + "…" : text
-    }
 }

@@ -14,3 +14,17 @@ public enum AtomicFile {
         guard rename(temporary, path) == 0 else { throw AirlockError.storage("cannot write \(path)") }
     }
 }
+
+/// A private (0700) folder under the system's temporary directory for files that must pass
+/// through the disk on their way somewhere (an uploaded licence, a backup being checked); removed
+/// with everything in it when the value goes away.
+public final class ScratchFolder {
+    public let path: String
+
+    public init(_ label: String) throws {
+        path = NSTemporaryDirectory() + "airlock-\(label)-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -70,7 +70,7 @@ public struct Dashboard: Sendable {
         do {
             authenticated = try await api.authenticate(request, mutating: isPost, csrfFormToken: isPost ? (form["csrf"] ?? "") : nil)
         } catch let error as AccessError {
-            if case .forbidden = error { return errorPage(error, principal: nil, csrf: nil, status: .forbidden) }
+            if case .forbidden = error { return errorPage(error, principal: nil, csrf: nil) }
             return Response(status: .seeOther, headers: [.location: "/login"])
         } catch {
             return Response(status: .seeOther, headers: [.location: "/login"])
@@ -80,7 +80,7 @@ public struct Dashboard: Sendable {
         if let permission = page.permission, !principal.may(permission) {
             try? await actions.auditAccessDenied(principal, action: page.path, target: request.uri.path)
             return errorPage(AccessError.forbidden("your role (\(principal.role.rawValue)) may not open this page"), principal: principal,
-                             csrf: csrf, status: .forbidden)
+                             csrf: csrf)
         }
         var query: [String: String] = [:]
         for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
@@ -91,29 +91,15 @@ public struct Dashboard: Sendable {
         do {
             return try await page.handler(self, call)
         } catch {
-            return errorPage(error, principal: principal, csrf: csrf, status: Self.status(of: error))
+            return errorPage(error, principal: principal, csrf: csrf, page: page.path)
         }
     }
 
-    static func status(of error: Error) -> HTTPResponse.Status {
-        switch error {
-        case AirlockError.notFound: return .notFound
-        case is AirlockError: return .badRequest
-        case AccessError.forbidden: return .forbidden
-        default: return .internalServerError
-        }
-    }
-
-    func errorPage(_ error: Error, principal: AdminPrincipal?, csrf: String?, status: HTTPResponse.Status) -> Response {
-        let message: String
-        switch error {
-        case let error as AirlockError where status != .internalServerError: message = error.description
-        case let error as AccessError: message = error.description
-        default:
-            api.dependencies.logger.error("dashboard page failed", metadata: ["error": "\(error)"])
-            message = "The page could not be completed; see the appliance log."
-        }
-        return Self.html(status, HTML.page(title: "Could not do that", principal: principal, csrf: csrf, active: "",
+    /// A failure as a page, with the status and message the admin API would give.
+    func errorPage(_ error: Error, principal: AdminPrincipal?, csrf: String?, page: String = "") -> Response {
+        let failure = api.failure(error, operation: "dashboard \(page)")
+        let message = failure.message
+        return Self.html(failure.status, HTML.page(title: "Could not do that", principal: principal, csrf: csrf, active: "",
                                            "<p class=\"error\" id=\"error\">\(HTML.text(message))</p><p>\(HTML.link("/", "Back to the overview"))</p>"))
     }
 

@@ -51,8 +51,9 @@ public enum HTML {
         return "<label>\(text(label)) <select name=\"\(text(name))\">\(items)</select></label>"
     }
 
-    static func link(_ href: String, _ label: String, cssClass: String? = nil) -> String {
-        "<a href=\"\(text(href))\"\(cssClass.map { " class=\"\(text($0))\"" } ?? "")>\(text(label))</a>"
+    static func link(_ href: String, _ label: String, cssClass: String? = nil, id: String? = nil) -> String {
+        let attributes = (id.map { " id=\"\(text($0))\"" } ?? "") + (cssClass.map { " class=\"\(text($0))\"" } ?? "")
+        return "<a href=\"\(text(href))\"\(attributes)>\(text(label))</a>"
     }
 
     static func badge(_ value: String) -> String { "<span class=\"badge \(text(value))\">\(text(value))</span>" }

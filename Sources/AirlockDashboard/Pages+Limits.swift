@@ -16,18 +16,13 @@ extension Dashboard {
                 throw AccessError.forbidden("your role (\(call.principal.role.rawValue)) may not change an org's limits")
             }
             var changes = LimitChanges()
-            for (name, path) in Self.limitFields {
-                guard let text = call.form.value(name) else { continue }
-                changes[keyPath: path] = try LimitFieldChange.parse(text, field: name)
+            for field in LimitChanges.fields {
+                guard let text = call.form.value(field.name) else { continue }
+                changes[keyPath: field.change] = try LimitFieldChange.parse(text, field: field.name)
             }
             _ = try await dashboard.actions.setLimits(target, changes, by: call.principal.actor)
             return Dashboard.redirect(back)
         },
-    ] }
-
-    static var limitFields: [(String, WritableKeyPath<LimitChanges, LimitFieldChange>)] { [
-        ("requests_per_minute", \.requestsPerMinute), ("tokens_per_minute", \.tokensPerMinute),
-        ("tokens_per_second", \.tokensPerSecond), ("concurrency", \.concurrency), ("tokens_per_day", \.tokensPerDay),
     ] }
 
     /// The tenant a limits page is about, scope-checked, and the page to return to.
@@ -51,17 +46,14 @@ extension Dashboard {
     private func limits(_ call: PageCall) async throws -> Response {
         let (target, _) = try await limitTarget(call)
         let current = try await actions.limits(target)
-        let values: [String: Int?] = [
-            "requests_per_minute": current.limits.requestsPerMinute, "tokens_per_minute": current.limits.tokensPerMinute,
-            "tokens_per_second": current.limits.tokensPerSecond, "concurrency": current.limits.concurrency,
-            "tokens_per_day": current.limits.tokensPerDay,
-        ]
-        let rows = Self.limitFields.map { name, _ in [HTML.text(name), values[name].flatMap { $0 }.map { "\($0)" } ?? "default"] }
+        let rows = LimitChanges.fields.map { field in
+            [HTML.text(field.name), current.limits[keyPath: field.value].map { "\($0)" } ?? "default"]
+        }
         var body = "<p>Limits of \(HTML.text(current.scope)) <code>\(HTML.text(current.id))</code>. \"default\" means the appliance's configured limit for this level.</p>"
         body += HTML.table(id: "limits", ["limit", "value"], rows)
         let mayChange = call.principal.may(.manageTenancy) && (current.scope != "org" || call.principal.may(.manageOrgs))
         if mayChange {
-            let fields = Self.limitFields.map { name, _ in HTML.input(name, label: name, placeholder: "unchanged") }.joined()
+            let fields = LimitChanges.fields.map { HTML.input($0.name, label: $0.name, placeholder: "unchanged") }.joined()
             body += "<h2>Change</h2><p class=\"note\">A whole number sets a limit; <code>default</code> returns it to the configured default; blank leaves it.</p>"
                 + HTML.form(action: "/limits/\(call.parameter("scope"))/\(current.id)", csrf: call.csrf, id: "set-limits", fields, submit: "Save limits")
         }

@@ -11,7 +11,7 @@ extension Dashboard {
     static let loginCookie = "airlock_login"
 
     func loginPage(_ request: Request, error: String?, status: HTTPResponse.Status = .ok) -> Response {
-        let token = Self.randomToken()
+        let token = SessionStore.randomToken()
         let message = error.map { "<p class=\"error\" id=\"error\">\(HTML.text($0))</p>" } ?? ""
         let body = """
             <div class="login">\(message)
@@ -55,9 +55,4 @@ extension Dashboard {
             return response
         },
     ] }
-
-    static func randomToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<24).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
 }

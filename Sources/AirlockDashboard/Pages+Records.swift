@@ -76,8 +76,8 @@ extension Dashboard {
             + "<div class=\"chart\">" + UsageChart.svg(points, from: query.from, to: query.to, bucketSeconds: query.bucketSeconds, metric: metric) + "</div>"
             + "<h2>Totals</h2>" + HTML.table(id: "usage-table", [query.groupBy.rawValue, "requests", "prompt tokens", "completion tokens", "total tokens"],
                                              rows, empty: "No served requests in this period.")
-            + "<p>" + HTML.link(csv, "Download CSV", cssClass: "csv") + "</p>"
-        return call.page("Usage", active: "/usage", body.replacingOccurrences(of: "class=\"csv\"", with: "class=\"csv\" id=\"usage-csv\""))
+            + "<p>" + HTML.link(csv, "Download CSV", id: "usage-csv") + "</p>"
+        return call.page("Usage", active: "/usage", body)
     }
 
     private func audit(_ call: PageCall) async throws -> Response {

@@ -56,7 +56,8 @@ enum UsageChart {
         let labelEvery = max(1, buckets / 8)
         for index in stride(from: 0, to: buckets, by: labelEvery) {
             let start = UnixMillis(firstBucket + Int64(index) * bucketMillis)
-            let text = String(start.description.dropFirst(bucketSeconds >= 86_400 ? 5 : 11).prefix(bucketSeconds >= 86_400 ? 5 : 5))
+            // `MM-DD` for day buckets, `HH:MM` otherwise, cut from the ISO 8601 form.
+            let text = String(start.description.dropFirst(bucketSeconds >= 86_400 ? 5 : 11).prefix(5))
             shapes.append("<text x=\"\(fmt(left + Double(index) * barWidth))\" y=\"\(height - 6)\" font-size=\"11\" fill=\"#5b6478\">\(HTML.text(text))</text>")
         }
         let legend = (series + (stacks.contains { $0.contains { $0.0 == "other" } } ? ["other"] : [])).map { name in

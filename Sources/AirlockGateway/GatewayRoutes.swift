@@ -38,10 +38,10 @@ struct OpenAIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             let openAI: OpenAIError
             switch error.status {
             case .notFound:
-                openAI = OpenAIError(status: .notFound, message: "Unknown request URL: \(request.method.rawValue) \(JSONText.clipped(request.uri.path)).",
+                openAI = OpenAIError(status: .notFound, message: "Unknown request URL: \(request.method.rawValue) \(request.uri.path.clipped()).",
                                      type: "invalid_request_error", code: "unknown_url")
             case .methodNotAllowed:
-                openAI = OpenAIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not allowed on \(JSONText.clipped(request.uri.path)).",
+                openAI = OpenAIError(status: .methodNotAllowed, message: "\(request.method.rawValue) is not allowed on \(request.uri.path.clipped()).",
                                      type: "invalid_request_error", code: "method_not_allowed")
             default:
                 openAI = OpenAIError(status: error.status, message: "The request could not be processed.", type: "invalid_request_error")

@@ -69,12 +69,12 @@ extension OpenAIError {
     }
 
     static func modelNotAllowed(_ model: String) -> OpenAIError {
-        OpenAIError(status: .forbidden, message: "This API key may not use the model '\(JSONText.clipped(model))'.",
+        OpenAIError(status: .forbidden, message: "This API key may not use the model '\(model.clipped())'.",
                     type: "permission_error", param: "model", code: "model_not_allowed")
     }
 
     static func modelNotFound(_ model: String) -> OpenAIError {
-        OpenAIError(status: .notFound, message: "The model '\(JSONText.clipped(model))' does not exist or is not served here.",
+        OpenAIError(status: .notFound, message: "The model '\(model.clipped())' does not exist or is not served here.",
                     type: "invalid_request_error", param: "model", code: "model_not_found")
     }
 
@@ -120,7 +120,7 @@ extension OpenAIError {
         type: "server_error", code: "engine_error")
 
     static func engineRejected(_ message: String?) -> OpenAIError {
-        .invalidRequest("The engine rejected the request" + (message.map { ": " + JSONText.clipped($0, to: 300) } ?? "."))
+        .invalidRequest("The engine rejected the request" + (message.map { ": " + $0.clipped(to: 300) } ?? "."))
     }
 
     static let internalError = OpenAIError(
@@ -133,10 +133,5 @@ enum JSONText {
     static func quoted(_ text: String) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
         return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
-    }
-
-    /// Caller-supplied text echoed in an error, bounded so an error cannot be used as an amplifier.
-    static func clipped(_ text: String, to limit: Int = 100) -> String {
-        text.count <= limit ? text : String(text.prefix(limit)) + "…"
     }
 }

@@ -41,9 +41,8 @@ struct BackupCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 let config = try global.configuration()
-                let configFile = global.config ?? ProcessInfo.processInfo.environment["AIRLOCK_CONFIG"]
                 let manifest = try await Backup.create(
-                    dataDirectory: config.dataDir, configFile: configFile.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil },
+                    dataDirectory: config.dataDir, configFile: AirlockConfig.filePath(configFlag: global.config),
                     output: out, passphrase: try passphrase.read(confirm: true))
                 if global.json { return Output.json(manifest) }
                 print("wrote \(out): \(manifest.files.count) files, ledger \(manifest.ledger.rows) rows (head \(manifest.ledger.hash ?? "-")), audit \(manifest.audit.rows) rows")

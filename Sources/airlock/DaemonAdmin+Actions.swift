@@ -65,13 +65,11 @@ extension DaemonAdmin {
 
     func setLimits(_ target: LimitTarget, _ changes: LimitChanges, by actor: AdminActor) async throws -> LimitOverride {
         var body: [String: Any?] = [:]
-        for (name, change) in [("requests_per_minute", changes.requestsPerMinute), ("tokens_per_minute", changes.tokensPerMinute),
-                               ("tokens_per_second", changes.tokensPerSecond), ("concurrency", changes.concurrency),
-                               ("tokens_per_day", changes.tokensPerDay)] {
-            switch change {
+        for field in LimitChanges.fields {
+            switch changes[keyPath: field.change] {
             case .keep: continue
-            case let .set(value): body[name] = value
-            case .inherit: body[name] = .some(nil)
+            case let .set(value): body[field.name] = value
+            case .inherit: body[field.name] = .some(nil)
             }
         }
         return try await call(.PATCH, try await limitsPath(target), body)

@@ -23,14 +23,9 @@ struct LimitsCommand: AsyncParsableCommand {
 
     static func show(_ override: LimitOverride, json: Bool) {
         if json { return Output.json(override) }
-        let limits = override.limits
-        func text(_ value: Int?) -> String { value.map(String.init) ?? "default" }
-        Output.fields([
-            ("\(override.scope)", override.id),
-            ("requests_per_minute", text(limits.requestsPerMinute)), ("tokens_per_minute", text(limits.tokensPerMinute)),
-            ("tokens_per_second", text(limits.tokensPerSecond)), ("concurrency", text(limits.concurrency)),
-            ("tokens_per_day", text(limits.tokensPerDay)),
-        ])
+        Output.fields([("\(override.scope)", override.id)] + LimitChanges.fields.map { field in
+            (field.name, override.limits[keyPath: field.value].map(String.init) ?? "default")
+        })
     }
 
     struct Show: AsyncParsableCommand {

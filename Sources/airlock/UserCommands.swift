@@ -82,12 +82,7 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
 
-        func run() async throws {
-            try await runReportingErrors {
-                let user = try await global.admin().setUserStatus(name, .disabled, by: global.actor)
-                global.json ? Output.json(user) : print("disabled user \(user.name)")
-            }
-        }
+        func run() async throws { try await UserCommand.setStatus(name, .disabled, global: global) }
     }
 
     struct Enable: AsyncParsableCommand {
@@ -95,11 +90,15 @@ struct UserCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument var name: String
 
-        func run() async throws {
-            try await runReportingErrors {
-                let user = try await global.admin().setUserStatus(name, .active, by: global.actor)
-                global.json ? Output.json(user) : print("enabled user \(user.name)")
-            }
+        func run() async throws { try await UserCommand.setStatus(name, .active, global: global) }
+    }
+}
+
+extension UserCommand {
+    static func setStatus(_ name: String, _ status: AdminUserStatus, global: GlobalOptions) async throws {
+        try await runReportingErrors {
+            let user = try await global.admin().setUserStatus(name, status, by: global.actor)
+            global.json ? Output.json(user) : print("\(status == .active ? "enabled" : "disabled") user \(user.name)")
         }
     }
 }

@@ -9,12 +9,16 @@ extension AirlockConfig {
         configFlag: String?, dataDirFlag: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> AirlockConfig {
-        let path = configFlag ?? environment["AIRLOCK_CONFIG"]
-            ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
-        var config = try load(path: path)
+        var config = try load(path: filePath(configFlag: configFlag, environment: environment))
         if let dir = dataDirFlag ?? environment["AIRLOCK_DATA_DIR"], !dir.isEmpty {
             config.dataDir = URL(fileURLWithPath: dir).standardizedFileURL.path
         }
         return config
+    }
+
+    /// The configuration file that precedence picks, if any (what `resolve` reads, and what a
+    /// backup keeps).
+    public static func filePath(configFlag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        configFlag ?? environment["AIRLOCK_CONFIG"] ?? (FileManager.default.fileExists(atPath: defaultPath) ? defaultPath : nil)
     }
 }
