@@ -130,12 +130,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        // Backups (issue F, part 1): the data dir in one ZIP, keys sealed with an operator
-        // passphrase, verified against its manifest and the ledger's head before anything is restored.
+        // Backups and upgrade bundles (issue F): the data dir in one ZIP with its keys sealed by an
+        // operator passphrase; signed release bundles, the releases/ + current layout, apply with
+        // a journal and automatic rollback.
         .target(
             name: "AirlockBundles",
             dependencies: [
-                "AirlockCore", "AirlockStore",
+                "AirlockCore", "AirlockStore", "AirlockLicensing",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -246,13 +247,14 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
-        // The vendor's side of licensing (issue licences, activate requests). Never ships on the
-        // appliance; it shares only the file format with it.
+        // The vendor's side of licensing and releases (issue licences, activate requests, build
+        // signed bundles). Never ships on the appliance; it shares only the file formats with it.
         .executableTarget(
             name: "airlock-vendor",
             dependencies: [
                 "AirlockCore",
                 "AirlockLicensing",
+                "AirlockBundles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -314,7 +316,12 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "AirlockBundlesTests", dependencies: ["AirlockBundles", "AirlockStore", "AirlockCore", "AirlockTestSupport"]),
+        .testTarget(
+            name: "AirlockBundlesTests",
+            dependencies: ["AirlockBundles", "AirlockStore", "AirlockCore", "AirlockLicensing", "AirlockTestSupport",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "AirlockAdminAPITests",
             dependencies: [

@@ -28,6 +28,8 @@ public struct AdminAPI: Sendable {
         public var licenseState: LicenseState?
         /// Called after an activation, so the daemon judges the new licence at once.
         public var licenseChanged: @Sendable () async -> Void
+        /// The release this daemon runs from.
+        public var release: RunningRelease = .current
 
         public init(actions: AdminActions, ledger: LedgerAudit, sessions: SessionStore, credential: LocalAdminCredential,
                     liveNodes: @escaping @Sendable () -> LiveNodesSnapshot?, license: @escaping @Sendable () -> LicenseStatus?,

@@ -36,7 +36,19 @@ extension AdminAPI {
             AdminRoute(.get, "/admin/v1/ledger/verify", audit, "verify the usage ledger's chain") { api, _ in
                 try .json(try await api.dependencies.ledger.verifyLedger())
             },
+            AdminRoute(.get, "/admin/v1/upgrades", audit, "the running release and the upgrade history") { api, _ in
+                let rows = try await api.dependencies.ledger.auditPage(beforeSeq: nil, limit: 200, actionPrefix: "upgrade.", actor: nil)
+                return try .json(UpgradesAnswer(running: api.dependencies.release, history: rows))
+            },
         ]
+    }
+
+    /// `airlock upgrade` checks `running.release` after a restart: the new release, not merely a
+    /// daemon, must be what answers.
+    struct UpgradesAnswer: Encodable, Sendable {
+        var running: RunningRelease
+        /// `upgrade.*` audit rows, newest first (at most 200).
+        var history: [AuditRecord]
     }
 
     struct AuditPage: Encodable, Sendable {

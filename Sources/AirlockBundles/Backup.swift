@@ -250,13 +250,7 @@ public enum Backup {
         return parts.count == 2 && parts[0] == "license" && isSafeName(String(parts[1]))
     }
 
-    static func sha256(_ data: Data) -> String { Array(SHA256.hash(data: data)).hexString }
+    static func sha256(_ data: Data) -> String { FileDigest.sha256(data) }
 
-    static func sha256(ofFile path: String) throws -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw AirlockError.storage("cannot read \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(data: chunk) }
-        return Array(hasher.finalize()).hexString
-    }
+    static func sha256(ofFile path: String) throws -> String { try FileDigest.sha256(ofFile: path) }
 }

@@ -29,11 +29,22 @@ public final class Store: Sendable {
             // transactions on power loss, and an acknowledged ledger row must never be lost.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        let newer: [String]
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try Migrations.migrator.migrate(pool)
+            newer = try pool.read(Self.unknownMigrations)
+            if newer.isEmpty { try Migrations.migrator.migrate(pool) }
         } catch {
             throw AirlockError.storage("cannot open \(path): \(error)")
+        }
+        // GRDB would open a database that a newer release has migrated and carry on, and this
+        // build would then write rows into a schema it does not know. Refuse instead: after a
+        // rolled-back upgrade, the pre-upgrade snapshot is what this release can run on.
+        guard newer.isEmpty else {
+            throw AirlockError.storage(
+                "\(path) was migrated by a newer Airlock release (\(newer.joined(separator: ", "))); release "
+                    + "\(ProductVersion.current) cannot run on it: finish the upgrade, or roll it back "
+                    + "(`airlock upgrade rollback` restores the pre-upgrade snapshot)")
         }
         // The database holds key hashes and the audit trail: nobody but the owner reads it.
         for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
@@ -66,6 +77,13 @@ public final class Store: Sendable {
     /// Migrations applied to this database, oldest first.
     public func appliedMigrations() async throws -> [String] {
         try await pool.read { db in try Migrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Migrations recorded in the database that this build does not know (a newer release ran them).
+    static func unknownMigrations(_ db: Database) throws -> [String] {
+        guard try db.tableExists("grdb_migrations") else { return [] }
+        let known = Set(Migrations.identifiers)
+        return try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier").filter { !known.contains($0) }
     }
 
     /// All migrations this build knows, oldest first.

@@ -4,14 +4,14 @@ import ArgumentParser
 import Crypto
 import Foundation
 
-/// `airlock-vendor`: the vendor's licensing tool. It holds the signing key, issues licences and
-/// answers appliances' activation requests — all as files carried across the air gap. It never
-/// ships on an appliance.
+/// `airlock-vendor`: the vendor's tool. It holds the signing keys, issues licences, answers
+/// appliances' activation requests and builds signed release bundles — all as files carried
+/// across the air gap. It never ships on an appliance.
 @main
 struct AirlockVendor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "airlock-vendor", abstract: "Issue Airlock licences and activate appliances (vendor side).",
-        subcommands: [Keygen.self, Issue.self, Activate.self, VerifyReport.self])
+        commandName: "airlock-vendor", abstract: "Issue Airlock licences, activate appliances and build release bundles (vendor side).",
+        subcommands: [Keygen.self, Issue.self, Activate.self, VerifyReport.self, BundleCommand.self])
 }
 
 /// The vendor signing key `keygen` wrote.

@@ -86,6 +86,8 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
         throw CLIFailure(message: oneVisibleLine(error.description))
     } catch let error as BackupError {
         throw CLIFailure(message: oneVisibleLine(error.description))
+    } catch let error as BundleError {
+        throw CLIFailure(message: oneVisibleLine(error.description))
     }
 }
 

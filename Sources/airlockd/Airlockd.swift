@@ -12,7 +12,7 @@ struct Airlockd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlockd",
         abstract: "The Airlock control-plane daemon.",
-        subcommands: [CheckConfig.self, Initialize.self, Serve.self]
+        subcommands: [CheckConfig.self, Initialize.self, Serve.self, Version.self]
     )
 }
 
@@ -87,6 +87,26 @@ struct Initialize: AsyncParsableCommand {
         } catch let error as LicensingError {
             throw DaemonFailure(description: error.description)
         }
+    }
+}
+
+/// `airlockd version`: the release and build, and the schema migrations this build carries —
+/// what `airlock-vendor bundle build` records in a bundle's manifest.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the release, the build version and the schema migrations this build carries.")
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let running = RunningRelease.current
+        if json {
+            struct Answer: Encodable { var release: String?; var build: String; var migrations: [String] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(Answer(release: running.release, build: running.build, migrations: Store.knownMigrations)), as: UTF8.self))
+            return
+        }
+        print("airlockd \(running.build)" + (running.release.map { " (release \($0))" } ?? ""))
+        print("schema migrations: \(Store.knownMigrations.count) (last \(Store.knownMigrations.last ?? "-"))")
     }
 }
 

@@ -30,6 +30,7 @@ public struct AirlockConfig: Equatable, Sendable {
     public var apiTLS: TLSFiles?
     public var gateway = GatewaySettings()
     public var scheduler = SchedulerSettings()
+    public var upgrade = UpgradeSettings()
     /// The static engine list (`[[engines]]`) until issue D registers nodes.
     public var engines: [EngineConfig] = []
 
@@ -124,6 +125,9 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var schedulerSection = try root.section("scheduler") {
             try scheduler.read(&schedulerSection)
+        }
+        if var upgradeSection = try root.section("upgrade") {
+            try upgrade.read(&upgradeSection)
         }
         engines = try root.tables("engines").enumerated().map { index, section in
             var section = section
