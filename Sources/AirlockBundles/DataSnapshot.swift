@@ -97,8 +97,8 @@ struct UpgradeJournal: Codable, Sendable, Equatable {
     /// Steps in order; each is recorded once it is done.
     enum Phase: Int, Codable, Sendable, Comparable {
         case started, staged, snapshotted, switching, switched, restarted
-        /// Rollback only: the snapshot is back in place and the tail carried.
-        case restored
+        /// Rollback only: putting the snapshot back has begun; then, it is back and the tail carried.
+        case restoring, restored
 
         static func < (lhs: Phase, rhs: Phase) -> Bool { lhs.rawValue < rhs.rawValue }
         var name: String { String(describing: self) }

@@ -155,7 +155,10 @@ public struct UpgradeBundle: Sendable {
         }
         guard seen == expected else { throw BundleError("the bundle lacks files its manifest lists") }
         // ZIPFoundation reports device and FIFO entries as files; the raw Unix modes show them.
-        for (name, mode) in try ZIPModes.unixModes(of: path) {
+        // Both readings must list the same entries in the same order, or one was fooled.
+        let modes = try ZIPModes.unixModes(of: path)
+        guard modes.map(\.name) == archive.map(\.path) else { throw BundleError("\(path) has a ZIP directory that reads two ways") }
+        for (name, mode) in modes {
             let type = mode & 0o170000
             guard type == 0 || type == 0o100000 else { throw BundleError("\(name.clipped(to: 80)) in the bundle is not a regular file (mode \(String(mode, radix: 8)))") }
         }

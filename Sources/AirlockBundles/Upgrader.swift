@@ -93,7 +93,7 @@ public struct Upgrader: Sendable {
         guard let from = try prefix.currentVersion() else { throw BundleError("nothing is installed at \(prefix.root); use `airlock upgrade install`") }
         let bundle = try verify(path)
         let to = bundle.manifest.version
-        var journal = UpgradeJournal(id: "\(Int(Date().timeIntervalSince1970))-\(from)-to-\(to)", operation: .upgrade, from: from, to: to,
+        var journal = UpgradeJournal(id: "\(UnixMillis.now().value)-\(from)-to-\(to)", operation: .upgrade, from: from, to: to,
                                      phase: .started, snapshot: nil, startedAt: Int64(Date().timeIntervalSince1970))
         try await host.audit(action: "upgrade.start", from: from, to: to, detail: ["bundle": (path as NSString).lastPathComponent], release: currentDirectory)
         try record(&journal, .started)
@@ -149,7 +149,7 @@ public struct Upgrader: Sendable {
         if !unknown.isEmpty && snapshot == nil {
             throw BundleError("release \(current) has run migrations \(target) does not know (\(unknown.sorted().joined(separator: ", "))) and no snapshot from the upgrade \(target) → \(current) is left")
         }
-        let journal = UpgradeJournal(id: "\(Int(Date().timeIntervalSince1970))-\(current)-back-to-\(target)", operation: .rollback, from: target, to: current,
+        let journal = UpgradeJournal(id: "\(UnixMillis.now().value)-\(current)-back-to-\(target)", operation: .rollback, from: target, to: current,
                                      phase: .switched, snapshot: unknown.isEmpty ? nil : snapshot, startedAt: Int64(Date().timeIntervalSince1970),
                                      reason: "by hand")
         try journal.write(prefix)
@@ -164,7 +164,11 @@ public struct Upgrader: Sendable {
         var journal = start
         journal.operation = .rollback
         try journal.write(prefix)
-        if journal.phase < .restored, let snapshot = journal.snapshot, try snapshot.isOutgrown(dataDirectory: dataDirectory) {
+        // `.restoring` is recorded before anything moves: a restore cut short has already put
+        // the snapshot's schema back, and only the journal still says the tail is owed.
+        let owed = try journal.phase == .restoring || journal.phase < .restoring && (journal.snapshot?.isOutgrown(dataDirectory: dataDirectory) ?? false)
+        if owed, let snapshot = journal.snapshot {
+            try record(&journal, .restoring)
             host.progress("release \(journal.to) ran migrations: stopping the daemon and putting the snapshot back")
             try await host.run(settings.stopCommand, purpose: "stop the daemon")
             let carried = try await snapshot.restore(dataDirectory: dataDirectory)
@@ -191,7 +195,8 @@ public struct Upgrader: Sendable {
     }
 
     /// Finishes an upgrade or rollback that a crash interrupted: before `current` moved, the
-    /// upgrade is abandoned (nothing changed but a staged release and a snapshot); after, it is
+    /// upgrade is abandoned (nothing changed but a staged release and a snapshot); after the new
+    /// release passed its checks, it is finished if it still passes them; in between, it is
     /// rolled back, since no smoke test vouched for the new release. Returns what was done.
     public func recover() async throws -> String? {
         guard var journal = try UpgradeJournal.read(prefix) else {
@@ -206,6 +211,14 @@ public struct Upgrader: Sendable {
                                  detail: ["phase": journal.phase.name], release: currentDirectory)
             UpgradeJournal.clear(prefix)
             return "the upgrade to \(journal.to) stopped before switching releases; \(journal.from) stays current"
+        }
+        // Past `.restarted` the new release passed its smoke test: finish the upgrade if it
+        // still passes one, rather than undo a release that was vouched for.
+        if journal.operation == .upgrade && journal.phase == .restarted, (try? await host.smokeTest(expecting: journal.to)) != nil {
+            try await host.audit(action: "upgrade.apply", from: journal.from, to: journal.to,
+                                 detail: ["snapshot": journal.snapshot?.directory ?? "", "recovered": "true"], release: currentDirectory)
+            UpgradeJournal.clear(prefix)
+            return "the upgrade to \(journal.to) had passed its checks and was finished: \(journal.to) is current"
         }
         journal.reason = journal.reason ?? "interrupted at \(journal.phase.name)"
         try await rollBack(journal)

@@ -17,11 +17,14 @@ enum ZIPModes {
         }
         var directorySize = UInt64(tail.uint32(at: end + 12))
         var directoryOffset = UInt64(tail.uint32(at: end + 16))
-        if directoryOffset == 0xFFFF_FFFF || directorySize == 0xFFFF_FFFF, end >= 20, tail.uint32(at: end - 20) == 0x0706_4b50 {
-            // ZIP64: the locator just before the end record points at the ZIP64 end record.
+        var entries = UInt64(tail.uint16(at: end + 10))
+        if end >= 20, tail.uint32(at: end - 20) == 0x0706_4b50 {
+            // ZIP64: the locator just before the end record points at the ZIP64 end record, which
+            // ZIPFoundation then follows too (whatever the classic fields say).
             try handle.seek(toOffset: tail.uint64(at: end - 20 + 8))
             let record = [UInt8](try handle.read(upToCount: 56) ?? Data())
             guard record.count == 56, record.uint32(at: 0) == 0x0606_4b50 else { throw BundleError("\(path) has a damaged ZIP64 directory") }
+            entries = record.uint64(at: 32)
             directorySize = record.uint64(at: 40)
             directoryOffset = record.uint64(at: 48)
         }
@@ -40,6 +43,9 @@ enum ZIPModes {
             modes.append((name, madeOn == 3 || madeOn == 19 ? external >> 16 : 0))
             offset = next
         }
+        // Every byte of the directory accounted for, by as many records as the end record says:
+        // otherwise an entry could hide past where this reading stopped.
+        guard offset == directory.count, UInt64(modes.count) == entries else { throw BundleError("\(path) has a damaged ZIP directory") }
         return modes
     }
 }

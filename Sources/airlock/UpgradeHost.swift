@@ -18,28 +18,15 @@ struct CommandLineUpgradeHost: UpgradeHost {
     let progressToStandardError: Bool
 
     func run(_ command: [String], purpose: String) async throws {
-        guard let program = command.first else { throw BundleError("no command is configured to \(purpose)") }
-        let process = Process()
-        if program.hasPrefix("/") {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = Array(command.dropFirst())
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = command
-        }
+        guard !command.isEmpty else { throw BundleError("no command is configured to \(purpose)") }
+        let status: Int32
         do {
-            try process.run()
+            status = try await ChildProcess.run(command)
         } catch {
-            throw BundleError("cannot run `\(command.joined(separator: " "))` to \(purpose): \(error.localizedDescription)")
+            throw BundleError("cannot run `\(command.joined(separator: " "))` to \(purpose): \(error)")
         }
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async {
-                process.waitUntilExit()
-                done.resume()
-            }
-        }
-        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            throw BundleError("`\(command.joined(separator: " "))` (\(purpose)) failed with status \(process.terminationStatus)")
+        guard status == 0 else {
+            throw BundleError("`\(command.joined(separator: " "))` (\(purpose)) failed with status \(status)")
         }
     }
 
