@@ -130,13 +130,19 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // What a release is, apart from how it is installed: the signed bundle manifest and the
+        // trusted release keys. Light enough for the node agent, which checks its own upgrades.
+        .target(
+            name: "AirlockReleases",
+            dependencies: ["AirlockCore", "AirlockLicensing", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Backups and upgrade bundles (issue F): the data dir in one ZIP with its keys sealed by an
         // operator passphrase; signed release bundles, the releases/ + current layout, apply with
         // a journal and automatic rollback.
         .target(
             name: "AirlockBundles",
             dependencies: [
-                "AirlockCore", "AirlockStore", "AirlockLicensing",
+                "AirlockCore", "AirlockStore", "AirlockLicensing", "AirlockReleases",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -176,7 +182,7 @@ let package = Package(
         .target(
             name: "AirlockAgent",
             dependencies: [
-                "AirlockCore", "AirlockNodeProtocol", "AirlockCertificates",
+                "AirlockCore", "AirlockNodeProtocol", "AirlockCertificates", "AirlockReleases", "AirlockLicensing",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -216,7 +222,7 @@ let package = Package(
         .executableTarget(
             name: "airlock-agent",
             dependencies: [
-                "AirlockAgent", "AirlockCore",
+                "AirlockAgent", "AirlockCore", "AirlockReleases", "AirlockLicensing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -318,7 +324,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AirlockBundlesTests",
-            dependencies: ["AirlockBundles", "AirlockStore", "AirlockCore", "AirlockLicensing", "AirlockTestSupport",
+            dependencies: ["AirlockBundles", "AirlockReleases", "AirlockStore", "AirlockCore", "AirlockLicensing", "AirlockTestSupport",
                            .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),

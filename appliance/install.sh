@@ -1,14 +1,16 @@
 #!/bin/sh
 # First install of Airlock from a signed release bundle (docs/OPERATIONS.md § First install).
 #
-#   sudo sh install.sh [--agent] [--config FILE] [--no-start] [--root DIR] airlock-X.Y.Z.bundle
+#   sudo sh install.sh [--expect-sha256 HEX] [--agent] [--config FILE] [--no-start] [--root DIR] airlock-X.Y.Z.bundle
 #
 # Lays out /opt/airlock/releases/X.Y.Z and /opt/airlock/current, links /usr/bin/airlock (and
 # airlockd) to the current release, installs the systemd unit, creates the `airlock` system user
 # (`airlock-agent` with --agent), the data directory /var/lib/airlock (0700) and, if absent,
 # /etc/airlock/airlock.toml from the bundle (or FILE). The bundle's signature and every file's
-# hash are checked by the bundle's own `airlock upgrade install` before anything is put in place:
-# compare the bundle's SHA-256, printed first, with the one on the vendor's release note.
+# hash are checked by the bundle's own `airlock upgrade install` before anything is put in place;
+# but that program comes from the bundle itself, so on a first install the bundle's SHA-256 is the
+# root of trust: give the one on the vendor's release note as --expect-sha256, and nothing from
+# a bundle that differs is run.
 #
 # --root DIR installs under DIR instead of / and skips users, ownership and systemctl: for tests
 # and for preparing an image. Later releases go through `airlock upgrade apply`, never this.
@@ -18,16 +20,18 @@ root=""
 start=1
 agent=0
 config=""
+expect=""
 while [ $# -gt 1 ]; do
     case "$1" in
         --root) root="$2"; shift 2 ;;
         --config) config="$2"; shift 2 ;;
+        --expect-sha256) expect="$2"; shift 2 ;;
         --no-start) start=0; shift ;;
         --agent) agent=1; shift ;;
         *) echo "install.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-[ $# -eq 1 ] || { echo "usage: install.sh [--agent] [--config FILE] [--no-start] [--root DIR] BUNDLE" >&2; exit 2; }
+[ $# -eq 1 ] || { echo "usage: install.sh [--expect-sha256 HEX] [--agent] [--config FILE] [--no-start] [--root DIR] BUNDLE" >&2; exit 2; }
 bundle="$1"
 [ -f "$bundle" ] || { echo "install.sh: no bundle at $bundle" >&2; exit 1; }
 case "$bundle" in /*) ;; *) bundle="$(pwd)/$bundle" ;; esac
@@ -38,7 +42,13 @@ data="$root/var/lib/airlock"
 etc="$root/etc/airlock"
 units="$root/etc/systemd/system"
 echo "bundle $bundle"
-echo "sha256 $(sha256sum "$bundle" | cut -d' ' -f1)  (compare with the vendor's release note)"
+digest="$(sha256sum "$bundle" | cut -d' ' -f1)"
+if [ -n "$expect" ]; then
+    [ "$digest" = "$expect" ] || { echo "install.sh: the bundle's SHA-256 is $digest, not $expect: refusing it" >&2; exit 1; }
+    echo "sha256 $digest (as expected)"
+else
+    echo "sha256 $digest  (not checked: compare it with the vendor's release note, or pass --expect-sha256)"
+fi
 
 if [ -e "$prefix/current" ]; then
     echo "install.sh: $prefix/current exists; upgrade with: airlock upgrade apply $bundle" >&2

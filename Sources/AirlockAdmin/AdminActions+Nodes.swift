@@ -176,3 +176,13 @@ extension AdminActions {
         }
     }
 }
+
+extension AdminActions {
+    /// An agent roll-out's audit rows (`upgrade.agents_*`, `upgrade.agent`): who started it, and
+    /// what happened on each node.
+    public func auditAgentRollout(actor: String, action: String, target: String, detail: [String: String]) async throws {
+        try await store.write { tx in
+            try tx.audit(auditEntry(AdminActor(actor), action, type: "release", id: target, before: nil as [String: String]?, after: detail))
+        }
+    }
+}

@@ -30,11 +30,14 @@ public struct AdminAPI: Sendable {
         public var licenseChanged: @Sendable () async -> Void
         /// The release this daemon runs from.
         public var release: RunningRelease = .current
+        /// The agent roll-out (nil: not offered, e.g. in tests without a node plane).
+        public var agentRollouts: (any AgentRollouts)?
 
         public init(actions: AdminActions, ledger: LedgerAudit, sessions: SessionStore, credential: LocalAdminCredential,
                     liveNodes: @escaping @Sendable () -> LiveNodesSnapshot?, license: @escaping @Sendable () -> LicenseStatus?,
                     clock: WallClock = .system, logger: Logger, licenseState: LicenseState? = nil,
-                    licenseChanged: @escaping @Sendable () async -> Void = {}) {
+                    licenseChanged: @escaping @Sendable () async -> Void = {}, agentRollouts: (any AgentRollouts)? = nil) {
+            self.agentRollouts = agentRollouts
             self.licenseState = licenseState
             self.licenseChanged = licenseChanged
             self.actions = actions

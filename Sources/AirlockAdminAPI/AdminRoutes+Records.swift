@@ -40,6 +40,16 @@ extension AdminAPI {
                 let rows = try await api.dependencies.ledger.auditPage(beforeSeq: nil, limit: 200, actionPrefix: "upgrade.", actor: nil)
                 return try .json(UpgradesAnswer(running: api.dependencies.release, history: rows))
             },
+            AdminRoute(.post, "/admin/v1/upgrades/agents", .permission(.manageInfrastructure), "roll the agent out to the nodes") { api, call in
+                guard let rollouts = api.dependencies.agentRollouts else { throw AirlockError.invalidArgument("agent roll-outs are not available here") }
+                return try .json(try await rollouts.start(actor: call.principal.actor.name), status: .accepted)
+            },
+            AdminRoute(.get, "/admin/v1/upgrades/agents", .permission(.readInfrastructure), "the agent roll-out") { api, _ in
+                guard let status = api.dependencies.agentRollouts?.latest() else {
+                    throw AirlockError.notFound(kind: "agent roll-out", reference: "since the daemon started")
+                }
+                return try .json(status)
+            },
         ]
     }
 

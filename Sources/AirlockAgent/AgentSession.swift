@@ -1,4 +1,6 @@
+import AirlockCore
 import AirlockNodeProtocol
+import AirlockReleases
 import AsyncHTTPClient
 import Foundation
 import GRPCCore
@@ -17,7 +19,10 @@ public struct AgentSettings: Sendable {
     public var capacityTokensPerSecond: UInt64
     public var zone: String
     public var gpus: GPUProbe
-    public var version = "0.1.0"
+    /// What the agent registers as: its release folder's version (the build's outside one).
+    public var version = RunningRelease.current.release ?? RunningRelease.current.build
+    /// Keys a new agent release must be signed with; nil: this agent takes no upgrade.
+    public var releaseKeys: ReleaseKeys?
     /// The engine this agent starts and restarts (`--engine-command`); nil: it runs on its own,
     /// and the agent cannot reload it.
     public var engine: EngineSupervisor?
@@ -53,10 +58,12 @@ public final class AgentSession: Sendable {
     private let heartbeatSeconds = Atomic<UInt32>(5)
     private let metricsSeconds = Atomic<UInt32>(15)
     let engineClient: HTTPClient
+    let upgrade: AgentUpgradeReceiver
 
     public init(settings: AgentSettings, logger: Logger) {
         self.settings = settings
         self.logger = logger
+        upgrade = AgentUpgradeReceiver(state: settings.state, keys: settings.releaseKeys)
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2), read: .seconds(2))
         engineClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -133,6 +140,9 @@ public final class AgentSession: Sendable {
         first.register = register
         try await writer.write(first)
         if stopping.load(ordering: .relaxed) { shuttingDown(reason: "agent stopping") }
+        if let failed = AgentUpgradeStage.takeFailure(settings.state) {
+            reply(failed.commandID, ok: false, failed.reason)
+        }
         var sequence: UInt64 = 0
         var elapsed: UInt32 = 0
         // Heartbeats and reports each take rates over their own interval, from one shared scrape.
@@ -257,12 +267,41 @@ public final class AgentSession: Sendable {
                 logger.notice("command from the control plane", metadata: ["command": "reload the engine"])
                 Task { await self.reloadEngine(commandID: command.commandID) }
                 return
+            case let .upgradeAgent(offer)?:
+                return beginUpgrade(command.commandID, offer)
             case nil: description = "unknown command"
             }
             logger.notice("command from the control plane", metadata: ["command": "\(description)"])
             reply(command.commandID, ok: command.action != nil, description)
+        case let .agentBinaryChunk(chunk)?:
+            takeUpgradeChunk(chunk)
         case nil:
             break
+        }
+    }
+
+    private func beginUpgrade(_ commandID: UInt64, _ offer: Airlock_Node_V1_UpgradeAgent) {
+        do {
+            try upgrade.begin(commandID, offer, runningVersion: settings.version)
+            logger.notice("agent release offered; receiving it", metadata: ["release": "\(offer.version.prefix(32))"])
+        } catch {
+            reply(commandID, ok: false, "\(error)")
+        }
+    }
+
+    /// The last piece checked: stage, say so, and stop the way SIGTERM does (drain first); the
+    /// service manager starts the agent again, which installs the staged release before it runs.
+    private func takeUpgradeChunk(_ chunk: Airlock_Node_V1_AgentBinaryChunk) {
+        do {
+            guard let staged = try upgrade.take(chunk) else { return }
+            logger.notice("agent release staged; draining and restarting to install it", metadata: ["release": "\(staged.version)"])
+            reply(staged.commandID, ok: true, "release \(staged.version) staged; draining and restarting")
+            Task {
+                try? await Task.sleep(for: .seconds(1))  // the answer goes out with the next tick
+                kill(getpid(), SIGTERM)
+            }
+        } catch {
+            reply(chunk.commandID, ok: false, "\(error)")
         }
     }
 

@@ -115,7 +115,10 @@ struct UpgradeJournal: Codable, Sendable, Equatable {
     var reason: String?
 
     static func read(_ prefix: ReleasePrefix) throws -> UpgradeJournal? {
-        guard let data = FileManager.default.contents(atPath: prefix.journalPath) else { return nil }
+        guard FileManager.default.fileExists(atPath: prefix.journalPath) else { return nil }
+        guard let data = FileManager.default.contents(atPath: prefix.journalPath) else {
+            throw BundleError("\(prefix.journalPath) exists but cannot be read: run airlock upgrade as root")
+        }
         do {
             return try JSONDecoder().decode(UpgradeJournal.self, from: data)
         } catch {

@@ -47,14 +47,15 @@ public struct ReleasePrefix: Sendable {
     /// The signed manifest of an installed release, verified again with `keys`.
     public func manifest(of version: ReleaseVersion, keys: ReleaseKeys) throws -> BundleManifest {
         let path = directory(for: version) + "/" + Self.signedManifestName
+        let envelope: SignedEnvelope
         do {
-            let envelope = try SignedEnvelope.read(path, what: "release manifest")
-            let manifest = try envelope.verified(BundleManifest.self, kind: BundleManifest.kind, by: try keys.key(for: envelope))
-            guard manifest.version == version else { throw BundleError("\(path) is the manifest of \(manifest.version), not \(version)") }
-            return manifest
+            envelope = try SignedEnvelope.read(path, what: "release manifest")
         } catch let error as LicensingError {
             throw BundleError("release \(version): \(error.description)")
         }
+        let manifest = try BundleManifest.verified(envelope, keys: keys)
+        guard manifest.version == version else { throw BundleError("\(path) is the manifest of \(manifest.version), not \(version)") }
+        return manifest
     }
 
     /// Puts `bundle`'s files in `releases/<version>/`. A release already there is checked file
@@ -105,13 +106,7 @@ public struct ReleasePrefix: Sendable {
         guard FileManager.default.fileExists(atPath: directory(for: version) + "/" + Self.signedManifestName) else {
             throw BundleError("release \(version) is not installed under \(releases)")
         }
-        let temporary = root + "/.current-\(UUID().uuidString.prefix(8))"
-        guard symlink("releases/\(version)", temporary) == 0 else { throw BundleError("cannot create \(temporary)") }
-        guard rename(temporary, currentLink) == 0 else {
-            unlink(temporary)
-            throw BundleError("cannot switch \(currentLink)")
-        }
-        AtomicFile.flushDirectory(of: currentLink)
+        try ReleaseLink.point(root, at: version)
     }
 
     /// Staging folders and link files a crash left behind (never a complete release).

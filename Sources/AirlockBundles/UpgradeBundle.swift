@@ -1,3 +1,5 @@
+// The manifest, release keys and BundleError come with this module for its users.
+@_exported import AirlockReleases
 import AirlockCore
 import AirlockLicensing
 import Crypto
@@ -27,14 +29,12 @@ public struct UpgradeBundle: Sendable {
         guard let entry = archive[manifestEntry], entry.type == .file,
               entry.uncompressedSize <= UInt64(SignedEnvelope.maxFileBytes) else { throw BundleError("\(path) has no bundle manifest") }
         let envelope: SignedEnvelope
-        let manifest: BundleManifest
         do {
             envelope = try SignedEnvelope.decode(try read(archive, entry, limit: Int64(SignedEnvelope.maxFileBytes)), what: "bundle manifest")
-            manifest = try envelope.verified(BundleManifest.self, kind: BundleManifest.kind, by: try keys.key(for: envelope))
         } catch let error as LicensingError {
             throw BundleError("the bundle manifest: \(error.description)")
         }
-        try manifest.validate()
+        let manifest = try BundleManifest.verified(envelope, keys: keys)
         try checkTableOfContents(archive, path: path, manifest: manifest)
         return UpgradeBundle(path: path, manifest: manifest, envelope: envelope)
     }

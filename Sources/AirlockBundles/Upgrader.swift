@@ -98,13 +98,20 @@ public struct Upgrader: Sendable {
         try await host.audit(action: "upgrade.start", from: from, to: to, detail: ["bundle": (path as NSString).lastPathComponent], release: currentDirectory)
         try record(&journal, .started)
 
-        host.progress("staging release \(to) in \(prefix.directory(for: to))")
-        try prefix.stage(bundle, progress: host.progress)
-        try record(&journal, .staged)
+        do {
+            host.progress("staging release \(to) in \(prefix.directory(for: to))")
+            try prefix.stage(bundle, progress: host.progress)
+            try record(&journal, .staged)
 
-        host.progress("taking a snapshot of the database")
-        journal.snapshot = try await DataSnapshot.take(dataDirectory: dataDirectory, id: journal.id)
-        try record(&journal, .snapshotted)
+            host.progress("taking a snapshot of the database")
+            journal.snapshot = try await DataSnapshot.take(dataDirectory: dataDirectory, id: journal.id)
+            try record(&journal, .snapshotted)
+        } catch {
+            // Nothing has moved yet: the upgrade is simply abandoned, with nothing to recover.
+            try? await host.audit(action: "upgrade.abandon", from: from, to: to, detail: ["error": "\(error)".clipped(to: 300)], release: currentDirectory)
+            UpgradeJournal.clear(prefix)
+            throw error
+        }
 
         do {
             try record(&journal, .switching)
@@ -142,6 +149,7 @@ public struct Upgrader: Sendable {
         let installed = prefix.installedVersions()
         guard let target = target ?? installed.last(where: { $0 < current }) else { throw BundleError("no earlier release is installed to roll back to") }
         guard target != current, installed.contains(target) else { throw BundleError("release \(target) is not installed (installed: \(installed.map(\.description).joined(separator: ", ")))") }
+        guard target < current else { throw BundleError("release \(target) is newer than the current \(current): a rollback goes back; apply its bundle to go forward") }
         let manifest = try prefix.manifest(of: target, keys: keys)
         let snapshot = try latestSnapshot(from: target, to: current)
         let database = dataDirectory + "/" + Store.databaseFileName
@@ -214,7 +222,9 @@ public struct Upgrader: Sendable {
         }
         // Past `.restarted` the new release passed its smoke test: finish the upgrade if it
         // still passes one, rather than undo a release that was vouched for.
-        if journal.operation == .upgrade && journal.phase == .restarted, (try? await host.smokeTest(expecting: journal.to)) != nil {
+        if journal.operation == .upgrade && journal.phase == .restarted,
+           (try? await host.waitUntilReady(timeoutSeconds: settings.readyTimeoutSeconds)) != nil,
+           (try? await host.smokeTest(expecting: journal.to)) != nil {
             try await host.audit(action: "upgrade.apply", from: journal.from, to: journal.to,
                                  detail: ["snapshot": journal.snapshot?.directory ?? "", "recovered": "true"], release: currentDirectory)
             UpgradeJournal.clear(prefix)
@@ -222,7 +232,8 @@ public struct Upgrader: Sendable {
         }
         journal.reason = journal.reason ?? "interrupted at \(journal.phase.name)"
         try await rollBack(journal)
-        return "the \(journal.operation.rawValue) was finished: \(journal.from) is current"
+        return journal.operation == .upgrade ? "the upgrade to \(journal.to) was rolled back: \(journal.from) is current"
+            : "the rollback was finished: \(journal.from) is current"
     }
 
     // MARK: - Steps

@@ -11,7 +11,12 @@ public struct RunningRelease: Codable, Sendable, Equatable {
     /// The version compiled into the binary.
     public var build: String
 
+    /// The release folder, when started from one (holds `manifest.json` and `bin/`).
+    public var directory: String?
+
     public static let current = RunningRelease.of(executable: "/proc/self/exe")
+
+    enum CodingKeys: String, CodingKey { case release, build }
 
     static func of(executable: String) -> RunningRelease {
         let binary = URL(fileURLWithPath: executable).resolvingSymlinksInPath()
@@ -22,7 +27,7 @@ public struct RunningRelease: Codable, Sendable, Equatable {
               let envelope = try? JSONDecoder().decode(Envelope.self, from: data), envelope.kind == "airlock-bundle/1",
               let version = (try? JSONDecoder().decode(Manifest.self, from: envelope.payload))?.version,
               ReleaseVersion(version) != nil
-        else { return RunningRelease(release: nil, build: ProductVersion.current) }
-        return RunningRelease(release: version, build: ProductVersion.current)
+        else { return RunningRelease(release: nil, build: ProductVersion.current, directory: nil) }
+        return RunningRelease(release: version, build: ProductVersion.current, directory: manifest.deletingLastPathComponent().path)
     }
 }

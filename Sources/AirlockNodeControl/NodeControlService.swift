@@ -50,7 +50,7 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
             throw RPCError(code: .failedPrecondition, message: "the first message must be register")
         }
         let profile = try await profile(for: node, from: registration, peer: peer)
-        let (serial, outbound) = connections.open(node.id.rawValue)
+        let (serial, outbound) = connections.open(node.id.rawValue, name: node.name, agentVersion: String(registration.agentVersion.prefix(32)))
         defer {
             // Only if this is still the node's stream: a newer one replaced it otherwise.
             if connections.release(node.id.rawValue, serial: serial) { registry.disconnected(node.id.rawValue) }
@@ -59,6 +59,7 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
         logger.info("node registered", metadata: [
             "node": "\(node.name)", "id": "\(node.id)", "peer": "\(peer)", "models": "\(profile.models.joined(separator: ","))",
             "zone": "\(profile.zone)", "engine": "\(profile.engineURL)", "hardware": "\(profile.hardware)",
+            "agent_version": "\(registration.agentVersion.prefix(32))",
         ])
         var registered = Airlock_Node_V1_Registered()
         registered.nodeID = node.id.rawValue
@@ -109,6 +110,7 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
         case let .shuttingDown(notice)?:
             registry.setDrain(id, .agent, true, note: "agent shutting down: \(notice.reason.prefix(200))")
         case let .commandResult(result)?:
+            connections.deliver(result)
             logger.info("node command result", metadata: ["node": "\(node.name)", "command": "\(result.commandID)",
                                                           "ok": "\(result.ok)", "message": "\(result.message.prefix(500))"])
         case .register?:

@@ -1,5 +1,7 @@
 import AirlockAgent
 import AirlockCore
+import AirlockLicensing
+import AirlockReleases
 import ArgumentParser
 import Foundation
 import Logging
@@ -11,12 +13,47 @@ import ServiceLifecycle
 struct AirlockAgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock-agent", abstract: "Airlock's node agent for a GPU host.",
-        subcommands: [Enroll.self, Run.self, Maintenance.self])
+        subcommands: [Enroll.self, Run.self, Maintenance.self, InstallStaged.self])
 }
 
 struct StateOptions: ParsableArguments {
     @Option(help: "Where the node's key, certificate and identity live (0700).")
     var stateDir = "/var/lib/airlock-agent"
+}
+
+struct ReleaseKeyOptions: ParsableArguments {
+    @Option(help: "A development release key file (trusted-keys lines), beside the built-in production keys (repeatable).")
+    var releaseKeyFile: [String] = []
+
+    func keys() throws -> ReleaseKeys {
+        do {
+            return try ReleaseKeys.load(extraFiles: releaseKeyFile, licenceKeys: try VendorKeys.load(extraFiles: []))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+}
+
+/// `ExecStartPre=+` of the unit (as root): installs an agent release the running agent received
+/// and staged, after checking it again, so that the next start runs it.
+struct InstallStaged: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "install-staged",
+        abstract: "Install an agent release staged by the running agent (the unit runs this as root before each start).")
+    @OptionGroup var state: StateOptions
+    @OptionGroup var releaseKeys: ReleaseKeyOptions
+    @Option(help: "The release prefix holding releases/ and current.") var prefix = "/opt/airlock"
+
+    func run() throws {
+        do {
+            if let version = try AgentUpgradeStage.install(AgentState(directory: state.stateDir), prefix: prefix, keys: try releaseKeys.keys()) {
+                print("installed agent release \(version); current -> releases/\(version)")
+            }
+        } catch let error as AgentError {
+            // The agent still starts, on the release it had, and reports the failure.
+            FileHandle.standardError.write(Data("airlock-agent install-staged: \(error.description)\n".utf8))
+        }
+    }
 }
 
 struct Enroll: AsyncParsableCommand {
@@ -85,6 +122,7 @@ struct Run: AsyncParsableCommand {
     @Option(help: "This host's zone (must match the node's enrolment if it named one).") var zone = ""
     @Option(help: "Seconds in-flight requests get to finish when the node drains (SIGTERM, engine reload).") var drainSeconds = 10
     @Option(help: "Start and supervise the engine: the command line, split on spaces.") var engineCommand: String?
+    @OptionGroup var releaseKeys: ReleaseKeyOptions
 
     func run() async throws {
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -111,6 +149,7 @@ struct Run: AsyncParsableCommand {
                                      models: model, capacityTokensPerSecond: capacity, zone: zone)
         settings.engine = supervisor
         settings.drain = .seconds(drainSeconds)
+        settings.releaseKeys = try releaseKeys.keys()
         let session = AgentSession(settings: settings, logger: logger)
         let agent = AgentService(session: session, logger: logger)
         try await ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger).run()

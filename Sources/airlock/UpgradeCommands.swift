@@ -16,7 +16,7 @@ struct UpgradeCommand: AsyncParsableCommand {
             bundle, stages it, snapshots the database, switches current, restarts the daemon, waits \
             for /readyz and a smoke request, and rolls back by itself if any of that fails.
             """,
-        subcommands: [Verify.self, Apply.self, Rollback.self, Recover.self, Status.self, History.self, Install.self, Record.self])
+        subcommands: [Verify.self, Apply.self, Rollback.self, Recover.self, Status.self, History.self, Agents.self, Install.self, Record.self])
 
     struct Options: ParsableArguments {
         @OptionGroup var global: GlobalOptions
@@ -136,6 +136,39 @@ struct UpgradeCommand: AsyncParsableCommand {
                     print("\(entry.timestamp)  \(entry.action.padding(toLength: 17, withPad: " ", startingAt: 0)) "
                           + "\(entry.before.map { "\($0) → " } ?? "")\(entry.after ?? entry.targetID)  by \(entry.actor)")
                 }
+            }
+        }
+    }
+
+    struct Agents: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Roll the running release's agent out to the connected GPU nodes, one at a time.",
+            discussion: "Each agent checks the release's signature and the binary's hash with its own trusted release keys, drains, restarts on the new release and registers again; the roll-out stops at the first node that fails. Needs the daemon running from a release folder.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(help: "Start it and return; follow it with --status.") var noWait = false
+        @Flag(help: "Show where the running or last roll-out stands.") var status = false
+
+        func run() async throws {
+            try await runReportingErrors {
+                guard let daemon = await DaemonAdmin.connect(dataDirectory: try global.configuration().dataDir, actor: global.actor) else {
+                    throw CLIFailure(message: "airlockd is not running: agents are reached through it")
+                }
+                var rollout: AgentRolloutStatus = status ? try await daemon.call(.GET, "/admin/v1/upgrades/agents")
+                    : try await daemon.call(.POST, "/admin/v1/upgrades/agents", [:])
+                var shown: [String: AgentRolloutStatus.NodeStep.State] = [:]
+                while true {
+                    if !global.json {
+                        for node in rollout.nodes where shown[node.nodeID] != node.state {
+                            shown[node.nodeID] = node.state
+                            print("\(node.nodeName): \(node.state.rawValue)" + (node.message.map { " — \($0)" } ?? ""))
+                        }
+                    }
+                    if rollout.state != .running || noWait || status { break }
+                    try await Task.sleep(for: .seconds(1))
+                    rollout = try await daemon.call(.GET, "/admin/v1/upgrades/agents")
+                }
+                if global.json { Output.json(rollout) } else { print("roll-out of \(rollout.release): \(rollout.state.rawValue)") }
+                if rollout.state == .failed { throw CLIFailure(message: "the agent roll-out stopped at a node that failed; the nodes after it were not touched") }
             }
         }
     }

@@ -23,6 +23,8 @@ struct NodePlane {
     /// The admin layer over the same store, for what the node plane records and reads.
     let admin: AdminActions
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    /// Rolling this release's agent out to the connected nodes (`airlock upgrade agents`).
+    let rollouts: AgentRollout
     let logger: Logger
 
     init(_ config: AirlockConfig, store: Store, hasher: KeyHasher, logger: Logger) throws {
@@ -45,6 +47,7 @@ struct NodePlane {
             knownModels: catalog, logger: logger)
         reconciler = NodeReconciler(admin: admin, catalog: catalog, registry: registry, connections: connections, logger: logger)
         enrolment = Enrolment(admin: admin, authority: authority, logger: logger)
+        rollouts = AgentRollout(connections: connections, admin: admin, logger: logger)
         server = try NodeControlServer.make(host: config.agentListen.host, port: config.agentListen.port,
                                             hostnames: Serve.localHostnames(config.agentHostnames),
                                             authority: authority, gate: gate, service: service)

@@ -124,7 +124,7 @@ struct Serve: AsyncParsableCommand {
         return AdminAPI(.init(
             actions: actions, ledger: LedgerAudit(store: store), sessions: SessionStore(), credential: credential,
             liveNodes: { nodes.registry.snapshot(at: .now()) }, license: { license.status }, logger: logger,
-            licenseState: license.state, licenseChanged: { await license.refresh() }))
+            licenseState: license.state, licenseChanged: { await license.refresh() }, agentRollouts: nodes.rollouts))
     }
 
     static func adminSocketPath(_ dataDirectory: String) -> String { dataDirectory + "/run/admin.sock" }

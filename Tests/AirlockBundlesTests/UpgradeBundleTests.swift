@@ -7,6 +7,7 @@ import Foundation
 import Testing
 import ZIPFoundation
 @testable import AirlockBundles
+@testable import AirlockReleases
 
 /// Building, opening and extracting upgrade bundles, and every way a bundle can be hostile: each
 /// refusal must name the problem and leave the release prefix exactly as it was.
@@ -634,5 +635,15 @@ enum ZIPBytes {
         let shorter = UInt32(size - record.length)
         for index in 0..<4 { bytes[end + 12 + index] = UInt8((shorter >> (8 * UInt32(index))) & 0xFF) }
         return true
+    }
+}
+
+@Suite struct ReleaseKeyFileTests {
+    @Test func theProductionReleaseKeysAreThoseInTheRepositoryFile() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("licenses/trusted-release-keys").path
+        let repository = try VendorKeys.parse(try String(contentsOfFile: file, encoding: .utf8), source: file)
+        let compiled = try VendorKeys.parse(ProductionReleaseKeys.lines, source: "compiled")
+        #expect(repository.map(\.rawRepresentation) == compiled.map(\.rawRepresentation))
     }
 }

@@ -20,7 +20,7 @@ import warnings
 
 import openai
 
-from appliance import BIN, Appliance, Engine
+from appliance import BIN, Agent, Appliance, Engine
 
 RESTART = """#!/bin/sh
 # What `systemctl restart airlockd` does on the appliance: stop the daemon, run the release's
@@ -57,6 +57,20 @@ if [ "$1" = "init" ]; then
 fi
 echo "broken release: $1 fails" >&2
 exit 1
+"""
+
+
+# What systemd does for airlock-agent.service: the privileged install-staged step, then the agent,
+# and both again whenever the agent exits (Restart=always), until told to stop.
+AGENT_SUPERVISOR = """#!/bin/sh
+prefix="$1"; state="$2"; log="$3"; shift 3
+while [ ! -e "$state.stop" ] && [ -d "$prefix" ]; do
+    "$prefix/current/bin/airlock-agent" install-staged --state-dir "$state" --prefix "$prefix" $RELEASE_KEY_ARGS >> "$log" 2>&1
+    "$prefix/current/bin/airlock-agent" run --state-dir "$state" $RELEASE_KEY_ARGS "$@" >> "$log" 2>&1 &
+    echo $! > "$state.pid"
+    wait $!
+    sleep 0.5
+done
 """
 
 
@@ -342,6 +356,79 @@ class UpgradeTest(unittest.TestCase):
                     self.assertIn(expected[name], refused.stderr)
                 self.assertEqual(tree(self.prefix), before)
         self.assertEqual(self.running_release()["running"]["release"], "0.9.0")
+
+    def start_agent(self, name, prefix, with_keys):
+        """The node's supervisor loop (its systemd stand-in) with the agent from `prefix`."""
+        state = os.path.join(self.app.dir, "agents", name)
+        supervisor = os.path.join(self.scratch, "agent-supervisor.sh")
+        with open(supervisor, "w") as f:
+            f.write(AGENT_SUPERVISOR)
+        env = dict(self.app.env, RELEASE_KEY_ARGS=f"--release-key-file {self.releases.trusted}" if with_keys else "")
+        since = self.app.log_offset()
+        process = subprocess.Popen(["sh", supervisor, prefix, state, os.path.join(self.scratch, f"agent-{name}.log"),
+                                    "--control", f"localhost:{self.app.agent_port}", "--engine-url", self.engine.url,
+                                    "--model", "sim-up", "--capacity", "1000", "--drain-seconds", "1"], env=env)
+        self.app.wait_for_log(f"node={name} ", "node active", since=since, timeout=60)
+        return process
+
+    def stop_agent(self, name, process):
+        state = os.path.join(self.app.dir, "agents", name)
+        open(state + ".stop", "w").close()
+        try:
+            os.kill(int(open(state + ".pid").read()), signal.SIGTERM)
+        except (OSError, ValueError):
+            pass
+        process.wait(timeout=60)
+        os.remove(state + ".stop")
+
+    def test_agent_roll_out_one_node_at_a_time_stopping_at_the_first_failure(self):
+        self.app.cli("model", "add", "sim-up")
+        applied = self.airlock("upgrade", "apply", self.releases.bundle("0.9.1"))
+        self.assertEqual(applied.returncode, 0, applied.stdout + applied.stderr)
+        # Each GPU host has its own prefix, installed from the 0.9.0 bundle.
+        agent_root = os.path.join(self.scratch, "gpu-root")
+        installed = subprocess.run(["sh", os.path.join(os.path.dirname(__file__), "../../appliance/install.sh"), "--agent",
+                                    "--root", agent_root, "--config", self.app.config, self.releases.bundle("0.9.0")],
+                                   env=self.app.env, capture_output=True, text=True)
+        self.assertEqual(installed.returncode, 0, installed.stdout + installed.stderr)
+        prefixes = {}
+        for name in ("a-gpu", "b-gpu"):
+            prefixes[name] = os.path.join(self.scratch, f"{name}-prefix")
+            shutil.copytree(os.path.join(agent_root, "opt/airlock"), prefixes[name], symlinks=True)
+            Agent(self.app, name)  # enrols it; the supervisor below runs it
+        # a-gpu trusts no release key: it must refuse, and the roll-out stop there.
+        agents = {"a-gpu": self.start_agent("a-gpu", prefixes["a-gpu"], with_keys=False),
+                  "b-gpu": self.start_agent("b-gpu", prefixes["b-gpu"], with_keys=True)}
+        try:
+            refused = self.airlock("upgrade", "agents")
+            self.assertEqual(refused.returncode, 1, refused.stdout + refused.stderr)
+            self.assertIn("a-gpu: failed", refused.stdout)
+            self.assertIn("trusts no release key", refused.stdout)
+            self.assertIn("b-gpu: not_reached", refused.stdout)
+            for name in prefixes:
+                self.assertEqual(os.readlink(os.path.join(prefixes[name], "current")), "releases/0.9.0")
+
+            self.stop_agent("a-gpu", agents["a-gpu"])
+            agents["a-gpu"] = self.start_agent("a-gpu", prefixes["a-gpu"], with_keys=True)
+            rolled = self.airlock("upgrade", "agents")
+            self.assertEqual(rolled.returncode, 0, rolled.stdout + rolled.stderr)
+            lines = rolled.stdout.splitlines()
+            # One node at a time: b-gpu is offered the release only once a-gpu is back on it.
+            b_moved = next(i for i, line in enumerate(lines) if line.startswith("b-gpu:") and not line.startswith("b-gpu: pending"))
+            self.assertLess(lines.index("a-gpu: upgraded — registered again on 0.9.1"), b_moved, rolled.stdout)
+            self.assertIn("b-gpu: upgraded — registered again on 0.9.1", lines)
+            self.assertIn("roll-out of 0.9.1: done", rolled.stdout)
+            for name in prefixes:
+                self.assertEqual(os.readlink(os.path.join(prefixes[name], "current")), "releases/0.9.1")
+                self.assertFalse(os.path.exists(os.path.join(self.app.dir, "agents", name, "upgrade")))
+            actions = [row["action"] for row in self.app.audit("upgrade.agent")]
+            self.assertEqual(len(actions), 3)  # a-gpu refused, then a-gpu and b-gpu upgraded
+            again = self.airlock("upgrade", "agents")
+            self.assertEqual(again.returncode, 0, again.stdout + again.stderr)
+            self.assertIn("a-gpu: skipped — already on 0.9.1", again.stdout)
+        finally:
+            for name, process in agents.items():
+                self.stop_agent(name, process)
 
     def test_installed_units_pass_systemd_analyze_verify(self):
         # A real system has the targets the units name; the test root borrows them.

@@ -19,6 +19,11 @@
 ///
 /// Regenerate the Swift code with ./scripts/generate-protos (the output is committed).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -380,11 +385,20 @@ public nonisolated struct Airlock_Node_V1_ControlMessage: Sendable {
     set {body = .command(newValue)}
   }
 
+  public var agentBinaryChunk: Airlock_Node_V1_AgentBinaryChunk {
+    get {
+      if case .agentBinaryChunk(let v)? = body {return v}
+      return Airlock_Node_V1_AgentBinaryChunk()
+    }
+    set {body = .agentBinaryChunk(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
     case registered(Airlock_Node_V1_Registered)
     case command(Airlock_Node_V1_Command)
+    case agentBinaryChunk(Airlock_Node_V1_AgentBinaryChunk)
 
   }
 
@@ -442,14 +456,61 @@ public nonisolated struct Airlock_Node_V1_Command: Sendable {
     set {action = .reloadModel(newValue)}
   }
 
+  public var upgradeAgent: Airlock_Node_V1_UpgradeAgent {
+    get {
+      if case .upgradeAgent(let v)? = action {return v}
+      return Airlock_Node_V1_UpgradeAgent()
+    }
+    set {action = .upgradeAgent(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Action: Equatable, Sendable {
     case drain(Airlock_Node_V1_Drain)
     case resume(Airlock_Node_V1_Resume)
     case reloadModel(Airlock_Node_V1_ReloadModel)
+    case upgradeAgent(Airlock_Node_V1_UpgradeAgent)
 
   }
+
+  public init() {}
+}
+
+/// A new agent release, offered to one node at a time (docs/BUNDLES.md § Agent roll-out). The
+/// agent checks the signed manifest against its own trusted release keys, then receives the binary
+/// as AgentBinaryChunk messages carrying this command's id; it answers with a CommandResult, stages
+/// the release, drains and exits, and comes back registering `version`.
+public nonisolated struct Airlock_Node_V1_UpgradeAgent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The release's manifest.json exactly as in the bundle: a signed envelope of kind airlock-bundle/1.
+  public var signedManifest: Data = Data()
+
+  public var version: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One piece of the agent binary of UpgradeAgent `command_id`, in order, at most 1 MiB each.
+public nonisolated struct Airlock_Node_V1_AgentBinaryChunk: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var commandID: UInt64 = 0
+
+  public var offset: UInt64 = 0
+
+  public var data: Data = Data()
+
+  public var last: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
@@ -1037,7 +1098,7 @@ nonisolated extension Airlock_Node_V1_CommandResult: SwiftProtobuf.Message, Swif
 
 nonisolated extension Airlock_Node_V1_ControlMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}registered\0\u{1}command\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}registered\0\u{1}command\0\u{3}agent_binary_chunk\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1071,6 +1132,19 @@ nonisolated extension Airlock_Node_V1_ControlMessage: SwiftProtobuf.Message, Swi
           self.body = .command(v)
         }
       }()
+      case 3: try {
+        var v: Airlock_Node_V1_AgentBinaryChunk?
+        var hadOneofValue = false
+        if let current = self.body {
+          hadOneofValue = true
+          if case .agentBinaryChunk(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.body = .agentBinaryChunk(v)
+        }
+      }()
       default: break
       }
     }
@@ -1089,6 +1163,10 @@ nonisolated extension Airlock_Node_V1_ControlMessage: SwiftProtobuf.Message, Swi
     case .command?: try {
       guard case .command(let v)? = self.body else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .agentBinaryChunk?: try {
+      guard case .agentBinaryChunk(let v)? = self.body else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     }()
     case nil: break
     }
@@ -1149,7 +1227,7 @@ nonisolated extension Airlock_Node_V1_Registered: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Airlock_Node_V1_Command: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Command"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}command_id\0\u{1}drain\0\u{1}resume\0\u{3}reload_model\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}command_id\0\u{1}drain\0\u{1}resume\0\u{3}reload_model\0\u{3}upgrade_agent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1197,6 +1275,19 @@ nonisolated extension Airlock_Node_V1_Command: SwiftProtobuf.Message, SwiftProto
           self.action = .reloadModel(v)
         }
       }()
+      case 5: try {
+        var v: Airlock_Node_V1_UpgradeAgent?
+        var hadOneofValue = false
+        if let current = self.action {
+          hadOneofValue = true
+          if case .upgradeAgent(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.action = .upgradeAgent(v)
+        }
+      }()
       default: break
       }
     }
@@ -1223,6 +1314,10 @@ nonisolated extension Airlock_Node_V1_Command: SwiftProtobuf.Message, SwiftProto
       guard case .reloadModel(let v)? = self.action else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     }()
+    case .upgradeAgent?: try {
+      guard case .upgradeAgent(let v)? = self.action else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1231,6 +1326,86 @@ nonisolated extension Airlock_Node_V1_Command: SwiftProtobuf.Message, SwiftProto
   public static func ==(lhs: Airlock_Node_V1_Command, rhs: Airlock_Node_V1_Command) -> Bool {
     if lhs.commandID != rhs.commandID {return false}
     if lhs.action != rhs.action {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Airlock_Node_V1_UpgradeAgent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpgradeAgent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}signed_manifest\0\u{1}version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.signedManifest) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.version) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.signedManifest.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signedManifest, fieldNumber: 1)
+    }
+    if !self.version.isEmpty {
+      try visitor.visitSingularStringField(value: self.version, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Airlock_Node_V1_UpgradeAgent, rhs: Airlock_Node_V1_UpgradeAgent) -> Bool {
+    if lhs.signedManifest != rhs.signedManifest {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Airlock_Node_V1_AgentBinaryChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AgentBinaryChunk"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}command_id\0\u{1}offset\0\u{1}data\0\u{1}last\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.commandID) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.data) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.last) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.commandID != 0 {
+      try visitor.visitSingularUInt64Field(value: self.commandID, fieldNumber: 1)
+    }
+    if self.offset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 2)
+    }
+    if !self.data.isEmpty {
+      try visitor.visitSingularBytesField(value: self.data, fieldNumber: 3)
+    }
+    if self.last != false {
+      try visitor.visitSingularBoolField(value: self.last, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Airlock_Node_V1_AgentBinaryChunk, rhs: Airlock_Node_V1_AgentBinaryChunk) -> Bool {
+    if lhs.commandID != rhs.commandID {return false}
+    if lhs.offset != rhs.offset {return false}
+    if lhs.data != rhs.data {return false}
+    if lhs.last != rhs.last {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,4 +1,5 @@
 import AirlockCore
+import AirlockLicensing
 import Foundation
 
 /// What an upgrade bundle holds, signed by the vendor's release key (docs/BUNDLES.md). The
@@ -52,11 +53,24 @@ public struct BundleManifest: Codable, Sendable, Equatable {
         (self.allowDowngrade, self.migrations, self.files) = (allowDowngrade, migrations, files)
     }
 
+    /// The manifest in `envelope`, once its signature checks out with a trusted release key and
+    /// it follows the manifest's own rules.
+    public static func verified(_ envelope: SignedEnvelope, keys: ReleaseKeys) throws -> BundleManifest {
+        let manifest: BundleManifest
+        do {
+            manifest = try envelope.verified(BundleManifest.self, kind: kind, by: try keys.key(for: envelope))
+        } catch let error as LicensingError {
+            throw BundleError("the bundle manifest: \(error.description)")
+        }
+        try manifest.validate()
+        return manifest
+    }
+
     // MARK: - Limits
 
     /// The binaries every bundle carries, at these paths.
     public static let binaries = ["airlockd": "bin/airlockd", "airlock": "bin/airlock", "airlock-agent": "bin/airlock-agent"]
-    static let maxFiles = 512
+    public static let maxFiles = 512
     static let maxFileBytes: Int64 = 1 << 30
     static let maxTotalBytes: Int64 = 4 << 30
     static let maxPathBytes = 200
@@ -93,7 +107,7 @@ public struct BundleManifest: Codable, Sendable, Equatable {
 
     /// The component a path belongs to: each binary at its fixed path, everything under
     /// `appliance/` or `catalog/`; nil for anything else.
-    static func component(of path: String) -> String? {
+    public static func component(of path: String) -> String? {
         if let binary = binaries.first(where: { $0.value == path }) { return binary.key }
         if path.hasPrefix("appliance/") { return "appliance" }
         if path.hasPrefix("catalog/") { return "catalog" }
@@ -102,7 +116,7 @@ public struct BundleManifest: Codable, Sendable, Equatable {
 
     /// Relative, `/`-separated, each part 1–64 of `[A-Za-z0-9._-]` and not `.` or `..`, at most
     /// `maxDepth` deep. Nothing absolute, no `..`, no backslashes, no hidden tricks in Unicode.
-    static func isSafePath(_ path: String) -> Bool {
+    public static func isSafePath(_ path: String) -> Bool {
         guard !path.isEmpty, path.utf8.count <= maxPathBytes else { return false }
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= maxDepth else { return false }
@@ -115,7 +129,7 @@ public struct BundleManifest: Codable, Sendable, Equatable {
         text.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
     }
 
-    static let encoder: JSONEncoder = {
+    public static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return encoder

@@ -31,8 +31,12 @@ public struct ReleaseKeys: Sendable {
         return ReleaseKeys(keys, licenceKeys: Array(licenceKeys.keys.values))
     }
 
+    /// No release key at all: nothing can be upgraded (before the vendor's key ceremony, with no
+    /// development key configured).
+    public var isEmpty: Bool { keys.isEmpty }
+
     /// The key that signed `envelope`, if it is a trusted release key.
-    func key(for envelope: SignedEnvelope) throws -> Curve25519.Signing.PublicKey {
+    public func key(for envelope: SignedEnvelope) throws -> Curve25519.Signing.PublicKey {
         if let key = keys[envelope.keyID] { return key }
         if licenceKeyIDs.contains(envelope.keyID) {
             throw BundleError("the bundle is signed with the licence key \(envelope.keyID.prefix(32)); bundles must be signed with a release key")
