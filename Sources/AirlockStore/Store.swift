@@ -32,7 +32,9 @@ public final class Store: Sendable {
         let newer: [String]
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            newer = try pool.read(Self.unknownMigrations)
+            // On the writer connection, which then migrates: a reader connection opened before the
+            // migrations would keep the old schema for its later reads.
+            newer = try pool.writeWithoutTransaction(Self.unknownMigrations)
             if newer.isEmpty { try Migrations.migrator.migrate(pool) }
         } catch {
             throw AirlockError.storage("cannot open \(path): \(error)")

@@ -124,6 +124,10 @@ import Testing
             // A well-formed secret no key has: the lookup runs and answers "not found".
             return Plan(body: json(["secret": "not-a-key"]), status: 400)
         case (.patch, "/admin/v1/envs/{env}"): return Plan(body: #"{"zone":null}"#, status: 200)
+        case (.get, "/admin/v1/upgrades"): return Plan()
+        // No node plane behind this fixture: the permission is checked, then nothing to roll out.
+        case (.post, "/admin/v1/upgrades/agents"): return Plan(body: "{}", status: 400)
+        case (.get, "/admin/v1/upgrades/agents"): return Plan(status: 404)
         case (.post, "/admin/v1/license/request"), (.post, "/admin/v1/license/activation"):
             // Not a licence file: the whole check runs and refuses it; nothing is installed.
             return Plan(body: #"{"not":"a signed file"}"#, status: 400)

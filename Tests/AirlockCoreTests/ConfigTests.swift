@@ -74,6 +74,13 @@ import Testing
         ("[license]\nvendor_key_files = [\"dev.pub\"]", "license.vendor_key_files", "absolute path"),
         ("[license]\nkeys = 1", "license.keys", "unknown key"),
         ("[license]\nclock_tolerance_seconds = -1", "license.clock_tolerance_seconds", "out of range"),
+        ("[upgrade]\nprefix = \"opt/airlock\"", "upgrade.prefix", "absolute path"),
+        ("[upgrade]\nrestart_command = []", "upgrade.restart_command", "must be a program"),
+        ("[upgrade]\nstop_command = [\"bin/stop\"]", "upgrade.stop_command", "must be a program"),
+        ("[upgrade]\nready_timeout_seconds = 1", "upgrade.ready_timeout_seconds", "out of range"),
+        ("[upgrade]\nkeep_releases = 1", "upgrade.keep_releases", "out of range"),
+        ("[upgrade]\nrelease_key_files = [\"release.pub\"]", "upgrade.release_key_files", "absolute path"),
+        ("[upgrade]\nrestart = [\"x\"]", "upgrade.restart", "unknown key"),
     ])
     func rejectsBadInputNamingFileKeyAndReason(toml: String, key: String, reason: String) {
         #expect {
@@ -82,6 +89,24 @@ import Testing
             guard let error = error as? ConfigError else { return false }
             return error.file == "/etc/airlock/airlock.toml" && error.key == key && error.reason.contains(reason)
         }
+    }
+
+    @Test func readsTheUpgradeSection() throws {
+        let config = try AirlockConfig.parse("""
+            [upgrade]
+            prefix = "/srv/airlock-releases"
+            restart_command = ["/usr/local/sbin/restart-airlock", "--now"]
+            stop_command = ["airlock-stop"]
+            ready_timeout_seconds = 30
+            smoke_command = ["/usr/local/sbin/site-smoke"]
+            release_key_files = ["/etc/airlock/dev-release.pub"]
+            keep_releases = 5
+            """, file: "t")
+        #expect(config.upgrade.prefix == "/srv/airlock-releases")
+        #expect(config.upgrade.restartCommand == ["/usr/local/sbin/restart-airlock", "--now"] && config.upgrade.stopCommand == ["airlock-stop"])
+        #expect(config.upgrade.readyTimeoutSeconds == 30 && config.upgrade.keepReleases == 5)
+        #expect(config.upgrade.smokeCommand == ["/usr/local/sbin/site-smoke"])
+        #expect(config.upgrade.releaseKeyFiles == ["/etc/airlock/dev-release.pub"])
     }
 
     @Test func syntaxErrorNamesTheLine() {
