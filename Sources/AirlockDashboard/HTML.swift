@@ -65,7 +65,8 @@ public enum HTML {
             let items: [(String, String, Permission?)] = [
                 ("/", "Overview", .readUsage), ("/usage", "Usage", .readUsage), ("/tenants", "Tenants", .readTenancy),
                 ("/nodes", "Nodes", .readInfrastructure), ("/models", "Models", .readTenancy),
-                ("/license", "Licence", .readInfrastructure), ("/audit", "Audit log", .readAudit), ("/users", "Users", .manageUsers),
+                ("/license", "Licence", .readInfrastructure), ("/upgrades", "Upgrades", .readAudit), ("/audit", "Audit log", .readAudit),
+                ("/users", "Users", .manageUsers),
             ]
             nav = items.filter { $0.2.map(principal.may) ?? true }.map { href, label, _ in
                 "<a href=\"\(href)\"\(href == active ? " class=\"active\" aria-current=\"page\"" : "")>\(text(label))</a>"

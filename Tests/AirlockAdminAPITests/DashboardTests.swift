@@ -39,7 +39,7 @@ import Testing
         let f = try await AdminAPIFixture()
         try await withDashboard(f) { client in
             let admin = try await client.signIn(as: .admin)
-            for path in ["/", "/usage", "/tenants", "/tenants/\(f.seed.acme.id.rawValue)", "/nodes", "/models", "/license", "/audit", "/users",
+            for path in ["/", "/usage", "/tenants", "/tenants/\(f.seed.acme.id.rawValue)", "/nodes", "/models", "/license", "/upgrades", "/audit", "/users",
                          "/limits/env/\(f.seed.acmeEnv.id.rawValue)", "/login"] {
                 let page = try await client.send(.get, path, as: admin)
                 #expect(page.status == .ok, "\(path) → \(page.code)")
@@ -91,6 +91,22 @@ import Testing
             #expect(refused.status == .forbidden)
             #expect(try await client.send(.get, "/users", as: viewer).status == .forbidden)
             #expect(try await f.audit("access.denied").contains { $0.actor == "user:\(AdminAPIFixture.userNames[.viewer]!)" })
+        }
+    }
+
+    @Test func theUpgradesPageShowsTheHistoryAndOffersNoRollOutWithoutANodePlane() async throws {
+        let f = try await AdminAPIFixture()
+        _ = try await f.store.write { tx in
+            try tx.audit(AuditEntry(timestamp: .now(), actor: "cli:root", action: "upgrade.apply", targetType: "release", targetID: "0.9.1",
+                                    before: #"{"release":"0.9.0"}"#, after: #"{"release":"0.9.1","<b>":"x"}"#))
+        }
+        try await withDashboard(f) { client in
+            let page = try await client.send(.get, "/upgrades", as: try await client.signIn(as: .admin))
+            #expect(page.status == .ok && page.text.contains("upgrade.apply") && page.text.contains("0.9.1"))
+            #expect(page.text.contains("&lt;b&gt;") && !page.text.contains("<b>"), "audit text must be escaped")
+            #expect(!page.text.contains("roll-out-agents"), "a roll-out is offered with nothing to roll out")
+            let auditor = try await client.send(.get, "/upgrades", as: try await client.signIn(as: .auditor))
+            #expect(auditor.status == .ok)
         }
     }
 
