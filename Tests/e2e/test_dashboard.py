@@ -111,11 +111,24 @@ class DashboardTest(unittest.TestCase):
     def click(self, element):
         """Clicks something that navigates, and waits for the next page: a click returns before
         the browser has left the old page, and on a busy machine the check would see it."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
         old = self.driver.find_element("tag name", "html")
         element.click()
-        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(old))
+
+        def left(driver):
+            # Selenium's staleness_of expects StaleElementReferenceException; newer Chromium also
+            # answers "Node with given id does not belong to the document" while the old page goes.
+            try:
+                old.is_enabled()
+                return False
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as error:
+                if "does not belong to the document" in str(error):
+                    return True
+                raise
+        WebDriverWait(self.driver, 20).until(left)
 
     def path(self):
         return urllib.parse.urlsplit(self.driver.current_url).path
