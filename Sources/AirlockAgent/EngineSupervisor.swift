@@ -1,3 +1,4 @@
+import AirlockCore
 import Foundation
 import Logging
 
@@ -22,6 +23,13 @@ public actor EngineSupervisor {
         case signalled(Int32)
         /// The process could not be launched (missing or not executable); retried like a crash.
         case couldNotStart(String)
+
+        init(_ ended: ChildSpawn.Ended) {
+            switch ended {
+            case let .exited(status): self = .exited(status: status)
+            case let .signalled(signal): self = .signalled(signal)
+            }
+        }
 
         public var description: String {
             switch self {
@@ -197,7 +205,7 @@ public actor EngineSupervisor {
             let exit: Exit
             switch launch() {
             case let .success(pid): exit = await watch(pid)
-            case let .failure(failure): exit = failure.exit
+            case let .failure(failure): exit = .couldNotStart(failure.reason)
             }
             lastExit = exit
             guard phase == .supervising else {
@@ -215,11 +223,11 @@ public actor EngineSupervisor {
         }
     }
 
-    private func launch() -> Result<pid_t, EngineSpawn.Failure> {
+    private func launch() -> Result<pid_t, ChildSpawn.Failure> {
         let environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let pid: pid_t
         do {
-            pid = try EngineSpawn.spawn(executable, arguments: arguments, environment: environment)
+            pid = try ChildSpawn.spawn(executable, arguments: arguments, environment: environment)
         } catch {
             return .failure(error)
         }
@@ -231,108 +239,10 @@ public actor EngineSupervisor {
 
     /// Waits for the engine to exit and reaps it, then kills whatever it left in its process group.
     private func watch(_ pid: pid_t) async -> Exit {
-        let exit = await EngineSpawn.exit(of: pid)
+        let exit = Exit(await ChildSpawn.exit(of: pid))
         child = nil
         kill(-pid, SIGKILL)
         return exit
-    }
-}
-
-/// Starts the engine with posix_spawn rather than Foundation's `Process`: on Linux, `Process`
-/// hands the child the spawning thread's signal mask (swift-corelibs-foundation#4772), and Swift's
-/// concurrency threads block SIGTERM, so the engine could never be stopped gracefully; nor can it
-/// undo an ignored SIGTERM (ServiceLifecycle ignores it in the agent to catch it). Here the child
-/// starts with no blocked signals, default dispositions, its own process group, /dev/null as stdin,
-/// the agent's stdout and stderr, and no other descriptor.
-enum EngineSpawn {
-    struct Failure: Error {
-        var exit: EngineSupervisor.Exit
-    }
-
-    static func spawn(_ executable: String, arguments: [String], environment: [String: String]) throws(Failure) -> pid_t {
-        #if canImport(Darwin)
-        var attributes: posix_spawnattr_t?
-        var actions: posix_spawn_file_actions_t?
-        #else
-        var attributes = posix_spawnattr_t()
-        var actions = posix_spawn_file_actions_t()
-        #endif
-        posix_spawnattr_init(&attributes)
-        posix_spawn_file_actions_init(&actions)
-        defer {
-            posix_spawnattr_destroy(&attributes)
-            posix_spawn_file_actions_destroy(&actions)
-        }
-        var none = sigset_t(), all = sigset_t()
-        sigemptyset(&none)
-        sigfillset(&all)
-        sigdelset(&all, SIGKILL)  // cannot be caught or ignored, so never need resetting
-        sigdelset(&all, SIGSTOP)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        #if canImport(Darwin)
-        flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)
-        for descriptor in [1, 2] as [Int32] { posix_spawn_file_actions_addinherit_np(&actions, descriptor) }
-        #else
-        closeInheritedDescriptors(&actions)
-        #endif
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-
-        var pid = pid_t()
-        let status = withCStrings([executable] + arguments) { argv in
-            withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
-                posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-            }
-        }
-        guard status == 0 else {
-            let reason = status == ENOENT ? "\(executable) does not exist" : "\(executable): \(String(cString: strerror(status)))"
-            throw Failure(exit: .couldNotStart(reason))
-        }
-        return pid
-    }
-
-    /// Waits for `pid` on a thread of its own (waitpid blocks, for as long as the engine runs)
-    /// and reaps it, so no zombie is left.
-    static func exit(of pid: pid_t) async -> EngineSupervisor.Exit {
-        await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
-                var status: Int32 = 0
-                while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-                // WIFEXITED / WTERMSIG are C macros Swift does not import.
-                let signal = status & 0x7f
-                continuation.resume(returning: signal == 0 ? .exited(status: (status >> 8) & 0xff) : .signalled(signal))
-            }
-        }
-    }
-
-    #if !canImport(Darwin)
-    /// Descriptors the agent has open (gRPC sockets, a probe's pipes) must not stay open in the
-    /// engine for its lifetime. glibc 2.34+ closes them in one action; before, each is named.
-    private static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-        if let closeFrom = addCloseFrom {
-            _ = closeFrom(&actions, 3)
-            return
-        }
-        let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for descriptor in open.compactMap(Int32.init) where descriptor > 2 {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
-        }
-    }
-
-    /// `posix_spawn_file_actions_addclosefrom_np`, which the Glibc module does not export.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
-    #endif
-
-    private static func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-        let pointers = strings.map { strdup($0) } + [nil]
-        defer { pointers.forEach { free($0) } }
-        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
     }
 }
 

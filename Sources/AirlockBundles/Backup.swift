@@ -85,10 +85,10 @@ public enum Backup {
     /// A file's manifest line, and what to store: the file itself, or its sealed bytes.
     private static func fileEntry(_ path: String, from full: String, sealed keys: PassphraseKeys?) throws
         -> (source: Source, file: BackupManifest.File) {
-        let plainHash = try sha256(ofFile: full)
+        let plainHash = try FileDigest.sha256(ofFile: full)
         if let keys {
             let sealed = try keys.seal(try Data(contentsOf: URL(fileURLWithPath: full)))
-            return (.data(sealed), .init(path: path, storedSize: Int64(sealed.count), storedSHA256: sha256(sealed),
+            return (.data(sealed), .init(path: path, storedSize: Int64(sealed.count), storedSHA256: FileDigest.sha256(sealed),
                                                 sha256: plainHash, sealed: true))
         }
         let size = (try FileManager.default.attributesOfItem(atPath: full)[.size] as? NSNumber)?.int64Value ?? 0
@@ -184,9 +184,9 @@ public enum Backup {
                                                     withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             if item.sealed || item.storedSize <= maxSmallFileBytes && item.path != database {
                 let stored = try read(archive, entry, limit: item.storedSize)
-                guard sha256(stored) == item.storedSHA256 else { throw BackupError.damaged("\(item.path) does not match its hash") }
+                guard FileDigest.sha256(stored) == item.storedSHA256 else { throw BackupError.damaged("\(item.path) does not match its hash") }
                 let plain = item.sealed ? try keys.open(stored) : stored
-                guard sha256(plain) == item.sha256 else { throw BackupError.damaged("\(item.path) does not match its hash") }
+                guard FileDigest.sha256(plain) == item.sha256 else { throw BackupError.damaged("\(item.path) does not match its hash") }
                 try AtomicFile.write(plain, to: destination, mode: item.path.hasSuffix(".crt") ? 0o644 : 0o600)
             } else {
                 do {
@@ -195,7 +195,7 @@ public enum Backup {
                     throw BackupError.damaged("\(item.path) cannot be extracted")
                 }
                 _ = chmod(destination, 0o600)
-                guard try sha256(ofFile: destination) == item.storedSHA256 else {
+                guard try FileDigest.sha256(ofFile: destination) == item.storedSHA256 else {
                     throw BackupError.damaged("\(item.path) does not match its hash")
                 }
             }
@@ -222,25 +222,14 @@ public enum Backup {
     }
 
     private static func read(_ archive: Archive, _ entry: Entry, limit: Int64) throws -> Data {
-        var data = Data()
-        do {
-            _ = try archive.extract(entry) { chunk in
-                guard Int64(data.count + chunk.count) <= limit else { throw BackupError.damaged("\(entry.path) is larger than listed") }
-                data.append(chunk)
-            }
-        } catch let error as BackupError {
-            throw error
-        } catch {
-            throw BackupError.damaged("\(entry.path) cannot be read")
-        }
-        return data
+        try archive.contents(of: entry, limit: limit, tooLarge: BackupError.damaged("\(entry.path) is larger than listed"),
+                             unreadable: BackupError.damaged("\(entry.path) cannot be read"))
     }
 
     // MARK: - Small things
 
     static func isSafeName(_ name: String) -> Bool {
-        !name.isEmpty && name.count <= 128 && !name.hasPrefix(".")
-            && name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+        !name.isEmpty && name.count <= 128 && !name.hasPrefix(".") && BundleManifest.isName(name)
     }
 
     /// The only paths a backup may name: the fixed files, and plain names under `license/`.
@@ -250,7 +239,4 @@ public enum Backup {
         return parts.count == 2 && parts[0] == "license" && isSafeName(String(parts[1]))
     }
 
-    static func sha256(_ data: Data) -> String { FileDigest.sha256(data) }
-
-    static func sha256(ofFile path: String) throws -> String { try FileDigest.sha256(ofFile: path) }
 }

@@ -95,7 +95,7 @@ public struct ReleasePrefix: Sendable {
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG, Int64(info.st_size) == file.size,
                   (info.st_mode & 0o111 != 0) == file.executable,
-                  try UpgradeBundle.sha256(ofFile: path) == file.sha256 else {
+                  try FileDigest.sha256(ofFile: path) == file.sha256 else {
                 throw BundleError("\(path) differs from the release manifest")
             }
         }

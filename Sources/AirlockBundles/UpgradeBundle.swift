@@ -44,16 +44,23 @@ public struct UpgradeBundle: Sendable {
     /// mode; refuses at the first difference. Nothing in the archive decides a file's type or
     /// mode: only the signed manifest does.
     public func extract(into directory: String, progress: (String) -> Void = { _ in }) throws {
+        try readPayload(into: directory, progress: progress)
+    }
+
+    /// Checks every payload file's size and hash without writing anything.
+    public func verifyPayload(progress: (String) -> Void = { _ in }) throws {
+        try readPayload(into: nil, progress: progress)
+    }
+
+    /// Streams each listed file out of the archive, checking its size as it comes and its hash at
+    /// the end; writes it under `directory` when one is given.
+    private func readPayload(into directory: String?, progress: (String) -> Void) throws {
         let archive = try Self.readArchive(path)
         let total = manifest.files.reduce(0) { $0 + $1.size }
         var done: Int64 = 0
         for file in manifest.files {
             guard let entry = archive[Self.payloadPrefix + file.path] else { throw BundleError("\(file.path) is missing from the bundle") }
-            let destination = directory + "/" + file.path
-            try Self.makeParents(of: file.path, under: directory)
-            let descriptor = Foundation.open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw BundleError("cannot create \(destination)") }
-            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            let output = try directory.map { try Self.create(file.path, under: $0) }
             var hasher = SHA256()
             var written: Int64 = 0
             do {
@@ -61,12 +68,12 @@ public struct UpgradeBundle: Sendable {
                     written += Int64(chunk.count)
                     guard written <= file.size else { throw BundleError("\(file.path) is larger than its manifest says") }
                     hasher.update(data: chunk)
-                    try handle.write(contentsOf: chunk)
+                    try output?.handle.write(contentsOf: chunk)
                 }
                 guard written == file.size else { throw BundleError("\(file.path) is shorter than its manifest says") }
                 guard Array(hasher.finalize()).hexString == file.sha256 else { throw BundleError("\(file.path) does not match its SHA-256 in the manifest") }
-                guard fchmod(descriptor, file.executable ? 0o755 : 0o644) == 0, fsync(descriptor) == 0 else {
-                    throw BundleError("cannot finish writing \(destination)")
+                if let output, fchmod(output.handle.fileDescriptor, file.executable ? 0o755 : 0o644) != 0 || fsync(output.handle.fileDescriptor) != 0 {
+                    throw BundleError("cannot finish writing \(output.path)")
                 }
             } catch let error as BundleError {
                 throw error
@@ -80,10 +87,14 @@ public struct UpgradeBundle: Sendable {
         }
     }
 
-    /// Checks every payload file's size and hash without writing anything.
-    public func verifyPayload(progress: (String) -> Void = { _ in }) throws {
-        let scratch = try ScratchFolder("bundle")
-        try extract(into: scratch.path, progress: progress)
+    /// A new file at `relative` under `root` (0600 until its mode is set): created, never opened
+    /// through an existing name or a link.
+    private static func create(_ relative: String, under root: String) throws -> (path: String, handle: FileHandle) {
+        let destination = root + "/" + relative
+        try makeParents(of: relative, under: root)
+        let descriptor = Foundation.open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw BundleError("cannot create \(destination)") }
+        return (destination, FileHandle(fileDescriptor: descriptor, closeOnDealloc: true))
     }
 
     // MARK: - Building (vendor side)
@@ -125,7 +136,7 @@ public struct UpgradeBundle: Sendable {
         guard let component = BundleManifest.component(of: path) else { throw BundleError("\(path) is not a place a bundle can put a file") }
         let size = (try? FileManager.default.attributesOfItem(atPath: source)[.size] as? NSNumber)?.int64Value
         guard let size else { throw BundleError("cannot read \(source)") }
-        return .init(component: component, path: path, size: size, sha256: try sha256(ofFile: source), executable: executable)
+        return .init(component: component, path: path, size: size, sha256: try FileDigest.sha256(ofFile: source), executable: executable)
     }
 
     // MARK: - Small things
@@ -185,26 +196,8 @@ public struct UpgradeBundle: Sendable {
     }
 
     static func read(_ archive: Archive, _ entry: Entry, limit: Int64) throws -> Data {
-        var data = Data()
-        do {
-            _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                guard Int64(data.count + chunk.count) <= limit else { throw BundleError("\(entry.path) is larger than it may be") }
-                data.append(chunk)
-            }
-        } catch let error as BundleError {
-            throw error
-        } catch {
-            throw BundleError("\(entry.path) cannot be read from the bundle (damaged or truncated)")
-        }
-        return data
-    }
-
-    static func sha256(ofFile path: String) throws -> String {
-        do {
-            return try FileDigest.sha256(ofFile: path)
-        } catch {
-            throw BundleError("cannot read \(path)")
-        }
+        try archive.contents(of: entry, limit: limit, tooLarge: BundleError("\(entry.path) is larger than it may be"),
+                             unreadable: BundleError("\(entry.path) cannot be read from the bundle (damaged or truncated)"))
     }
 
     static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }

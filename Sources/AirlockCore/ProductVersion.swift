@@ -14,14 +14,13 @@ public struct ReleaseVersion: Comparable, Hashable, Sendable, CustomStringConver
     public let patch: Int
 
     public init?(_ text: String) {
+        // Plain ASCII digits, no leading zeros (so one version has one spelling), nine at most.
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard text.utf8.count <= 32, parts.count == 3,
-              let numbers = Optional(parts.compactMap { part -> Int? in
-                  guard !part.isEmpty, part.count <= 9, part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber),
-                        part == "0" || !part.hasPrefix("0") else { return nil }
-                  return Int(part)
-              }), numbers.count == 3
-        else { return nil }
+        let numbers = parts.compactMap { part -> Int? in
+            guard part.count <= 9, part.allSatisfy({ $0.isASCII && $0.isNumber }), part == "0" || !part.hasPrefix("0") else { return nil }
+            return Int(part)
+        }
+        guard parts.count == 3, numbers.count == 3 else { return nil }
         (major, minor, patch) = (numbers[0], numbers[1], numbers[2])
     }
 

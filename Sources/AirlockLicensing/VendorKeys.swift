@@ -14,12 +14,18 @@ public struct VendorKeys: Sendable {
 
     /// The production keys plus those in `files`.
     public static func load(extraFiles files: [String]) throws -> VendorKeys {
-        var keys = try parse(ProductionVendorKeys.lines, source: "the built-in vendor keys")
+        VendorKeys(try keys(builtIn: ProductionVendorKeys.lines, extraFiles: files, what: "vendor"))
+    }
+
+    /// The keys of compiled-in trusted-keys `lines` and of each file in `files` (`what` names the
+    /// kind of key in messages: vendor, release).
+    public static func keys(builtIn lines: String, extraFiles files: [String], what: String) throws -> [Curve25519.Signing.PublicKey] {
+        var keys = try parse(lines, source: "the built-in \(what) keys")
         for file in files {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw LicensingError("cannot read the vendor key file \(file)") }
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw LicensingError("cannot read the \(what) key file \(file)") }
             keys += try parse(text, source: file)
         }
-        return VendorKeys(keys)
+        return keys
     }
 
     /// The key that signed `envelope`, if trusted.

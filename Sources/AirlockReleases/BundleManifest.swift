@@ -125,7 +125,8 @@ public struct BundleManifest: Codable, Sendable, Equatable {
         }
     }
 
-    static func isName(_ text: String) -> Bool {
+    /// Only ASCII letters, digits, '.', '_' and '-'.
+    public static func isName(_ text: String) -> Bool {
         text.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
     }
 

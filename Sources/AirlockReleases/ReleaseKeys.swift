@@ -20,10 +20,11 @@ public struct ReleaseKeys: Sendable {
     /// The production release keys plus those in `files`. A key that is also a trusted licence
     /// key is refused: one key for both jobs would undo the separation.
     public static func load(extraFiles files: [String], licenceKeys: VendorKeys) throws -> ReleaseKeys {
-        var keys = try VendorKeys.parse(ProductionReleaseKeys.lines, source: "the built-in release keys")
-        for file in files {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw BundleError("cannot read the release key file \(file)") }
-            keys += try VendorKeys.parse(text, source: file)
+        let keys: [Curve25519.Signing.PublicKey]
+        do {
+            keys = try VendorKeys.keys(builtIn: ProductionReleaseKeys.lines, extraFiles: files, what: "release")
+        } catch let error as LicensingError {
+            throw BundleError(error.description)
         }
         if let shared = keys.first(where: { licenceKeys.keys[KeyID.of($0)] != nil }) {
             throw BundleError("key \(KeyID.of(shared)) is trusted both for licences and for releases; a release key must be a key of its own")

@@ -19,14 +19,16 @@ struct CommandLineUpgradeHost: UpgradeHost {
 
     func run(_ command: [String], purpose: String) async throws {
         guard !command.isEmpty else { throw BundleError("no command is configured to \(purpose)") }
-        let status: Int32
+        let pid: pid_t
         do {
-            status = try await ChildProcess.run(command)
+            pid = try ChildSpawn.spawn(command[0], arguments: Array(command.dropFirst()),
+                                       environment: ProcessInfo.processInfo.environment, searchPath: true)
         } catch {
             throw BundleError("cannot run `\(command.joined(separator: " "))` to \(purpose): \(error)")
         }
-        guard status == 0 else {
-            throw BundleError("`\(command.joined(separator: " "))` (\(purpose)) failed with status \(status)")
+        let ended = await ChildSpawn.exit(of: pid)
+        guard ended == .exited(status: 0) else {
+            throw BundleError("`\(command.joined(separator: " "))` (\(purpose)) failed: \(ended)")
         }
     }
 

@@ -26,11 +26,7 @@ RESTART = """#!/bin/sh
 # What `systemctl restart airlockd` does on the appliance: stop the daemon, run the release's
 # ExecStartPre steps, start `current`'s airlockd.
 dir="$(dirname "$0")"
-pid="$(cat "$dir/airlockd.pid" 2>/dev/null || true)"
-if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-fi
+"$dir/stop.sh"
 "$AIRLOCK_PREFIX/current/bin/airlockd" check-config >> "$dir/airlockd.log" 2>&1 || exit 1
 "$AIRLOCK_PREFIX/current/bin/airlockd" init >> "$dir/airlockd.log" 2>&1 || exit 1
 "$AIRLOCK_PREFIX/current/bin/airlockd" serve >> "$dir/airlockd.log" 2>&1 < /dev/null &
@@ -38,6 +34,7 @@ echo $! > "$dir/airlockd.pid"
 """
 
 STOP = """#!/bin/sh
+# `systemctl stop airlockd`: SIGTERM (in-flight requests finish, rows committed), then wait.
 dir="$(dirname "$0")"
 pid="$(cat "$dir/airlockd.pid" 2>/dev/null || true)"
 if [ -n "$pid" ]; then
