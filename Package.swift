@@ -34,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Domain types, configuration, errors. No I/O beyond reading the config file.
@@ -103,6 +105,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // `/admin/v1/*`: the admin API over AdminActions, sessions, the local admin credential.
@@ -164,6 +167,16 @@ let package = Package(
             name: "AirlockScheduler",
             dependencies: ["AirlockCore"]
         ),
+        // `/metrics`: the Prometheus registry behind swift-metrics, the scrape-time gauges (nodes,
+        // ledger, licence) and the text exposition (issue H).
+        .target(
+            name: "AirlockMetrics",
+            dependencies: [
+                "AirlockCore", "AirlockScheduler",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The daemon's side of port 9443 and of enrolment: the NodeControl gRPC service over mutual
         // TLS (certificates checked against the node rows), and the one-time enrolment exchange.
         .target(
@@ -205,7 +218,7 @@ let package = Package(
             dependencies: [
                 "AirlockCore", "AirlockStore", "AirlockIdentity", "AirlockAdmission", "AirlockCounters",
                 "AirlockGateway", "AirlockCertificates", "AirlockScheduler", "AirlockNodeControl", "AirlockNodeProtocol", "AirlockAdmin", "AirlockLicensing",
-                "AirlockAdminAPI", "AirlockDashboard",
+                "AirlockAdminAPI", "AirlockDashboard", "AirlockMetrics",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -297,6 +310,8 @@ let package = Package(
         .testTarget(name: "AirlockAdminTests", dependencies: ["AirlockAdmin", "AirlockLicensing", "AirlockTestSupport",
                                                              .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "AirlockSchedulerTests", dependencies: ["AirlockScheduler", "AirlockTestSupport"]),
+        .testTarget(name: "AirlockMetricsTests", dependencies: ["AirlockMetrics", "AirlockScheduler", "AirlockTestSupport",
+                                                               .product(name: "Metrics", package: "swift-metrics")]),
         .testTarget(
             name: "AirlockNodeControlTests",
             dependencies: ["AirlockNodeControl", "AirlockAdmin", "AirlockCertificates", "AirlockIdentity", "AirlockScheduler", "AirlockStore",
