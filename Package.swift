@@ -259,6 +259,8 @@ let package = Package(
                 "AirlockAdmin",
                 "AirlockLicensing",
                 "AirlockBundles",
+                "AirlockAdmission",
+                "AirlockCounters",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
