@@ -21,6 +21,8 @@ public enum Permission: String, Sendable, CaseIterable {
     case manageLicense = "license.manage"
     /// Users and roles.
     case manageUsers = "users.manage"
+    /// Price versions (issue H): what every org is charged back, so admins only.
+    case managePrices = "prices.manage"
 }
 
 /// The role → permission table (seed 004 § 10.1), and the org scope an org-admin is held to.

@@ -6,6 +6,16 @@ import Foundation
 public enum AdminInput {
     /// 1–63 characters of letters, digits, `.`, `_`, `-`, starting with a letter or digit, and
     /// not shaped like an id (`org_…`, `node_…`), so that a CLI argument is never ambiguous.
+    /// `name` from a query or a flag as an instant: an ISO 8601 date (midnight UTC) or date-time
+    /// with its zone; nil when absent, a clear error when unreadable.
+    public static func instant(_ text: String?, name: String) throws -> UnixMillis? {
+        guard let text else { return nil }
+        guard let instant = UnixMillis.parseISODate(text) else {
+            throw AirlockError.invalidArgument("\(name): '\(text.controlCharactersReplaced.clipped(to: 80))' is not an ISO 8601 date or time")
+        }
+        return instant
+    }
+
     public static func validateName(_ name: String, kind: String) throws {
         let allowed = name.unicodeScalars.allSatisfy { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))

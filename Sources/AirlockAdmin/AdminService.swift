@@ -52,6 +52,12 @@ public protocol AdminService: Sendable {
     func setUserRole(_ name: String, role: AdminRole, org orgReference: String?, by actor: AdminActor) async throws -> AdminUser
     func setUserStatus(_ name: String, _ status: AdminUserStatus, by actor: AdminActor) async throws -> AdminUser
     func setUserPassword(_ name: String, password: String, by actor: AdminActor) async throws -> AdminUser
+
+    func addPriceVersion(_ input: PriceTableInput, effectiveFrom: UnixMillis, by actor: AdminActor) async throws -> PriceVersionView
+    func priceVersions() async throws -> [PriceVersionView]
+    func setGuardrail(org orgReference: String, monthlySpend: Decimal6?, monthlyTokens: Int64?,
+                      onExceed: OrgGuardrail.OnExceed, by actor: AdminActor) async throws -> OrgGuardrail?
+    func budgets() async throws -> [OrgBudget]
 }
 
 extension AdminActions: AdminService {}

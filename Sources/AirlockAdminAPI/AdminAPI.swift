@@ -32,6 +32,8 @@ public struct AdminAPI: Sendable {
         public var release: RunningRelease = .current
         /// The agent roll-out (nil: not offered, e.g. in tests without a node plane).
         public var agentRollouts: (any AgentRollouts)?
+        /// Reconciliation over the daemon's counters (nil: not offered, e.g. in tests without them).
+        public var reconciler: (any UsageReconciler)?
 
         public init(actions: AdminActions, ledger: LedgerAudit, sessions: SessionStore, credential: LocalAdminCredential,
                     liveNodes: @escaping @Sendable () -> LiveNodesSnapshot?, license: @escaping @Sendable () -> LicenseStatus?,
@@ -64,7 +66,7 @@ public struct AdminAPI: Sendable {
 
     /// Every admin-API route, in the order `docs/openapi.yaml` lists them.
     public static var routes: [AdminRoute] {
-        sessionRoutes + tenancyRoutes + infrastructureRoutes + usageAndAuditRoutes + userRoutes
+        sessionRoutes + tenancyRoutes + infrastructureRoutes + usageAndAuditRoutes + reconcileRoutes + accountingRoutes + userRoutes
     }
 
     public func add<Context: RequestContext>(to router: Router<Context>) {

@@ -100,13 +100,7 @@ public struct UsageQuery: Sendable {
     /// Defaults: by the hour, grouped by org, over the last hour / day / 30 days for minute /
     /// hour / day buckets.
     public init(query: [String: String], principal: AdminPrincipal, now: UnixMillis) throws {
-        func time(_ name: String) throws -> UnixMillis? {
-            guard let text = query[name] else { return nil }
-            guard let time = UnixMillis.parseISODate(text) else {
-                throw AirlockError.invalidArgument("\(name): '\(text.controlCharactersReplaced.clipped(to: 80))' is not an ISO 8601 date or time")
-            }
-            return time
-        }
+        func time(_ name: String) throws -> UnixMillis? { try AdminInput.instant(query[name], name: name) }
         let bucket = query["bucket"] ?? "hour"
         guard let seconds = Self.buckets[bucket] else { throw AirlockError.invalidArgument("bucket must be minute, hour or day") }
         bucketSeconds = seconds
@@ -135,12 +129,5 @@ public enum UsageCSV {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    /// Quoted when needed, and never starting with a formula character, so a name such as
-    /// `=HYPERLINK(…)` cannot run in the spreadsheet that opens the file.
-    static func field(_ text: String) -> String {
-        var value = text
-        if let first = value.first, "=+-@\t\r".contains(first) { value = "'" + value }
-        guard value.contains(where: { ",\"\r\n".contains($0) }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    static func field(_ text: String) -> String { CSVField.safe(text) }
 }

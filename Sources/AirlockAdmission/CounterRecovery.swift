@@ -18,12 +18,22 @@ public enum CounterRecovery {
         let counters = try CounterStore(dataDirectory: dataDirectory)
         guard counters.needsRebuild else { return (counters, Report(rebuilt: false, rowsReplayed: 0, movedAside: nil)) }
         let now = clock.now()
-        // The longest window is a day; older rows cannot affect any decision.
-        let rows = try await store.usageTallies(since: now.adding(seconds: -86_400))
-        try counters.rebuild(rows.map {
-            RecentUsage(timestampMillis: $0.timestamp.value, orgID: $0.orgID.rawValue, envID: $0.envID.rawValue,
-                        keyID: $0.keyID.rawValue, totalTokens: $0.totalTokens)
-        }, now: now.value)
+        let rows = try await lastDay(of: store, now: now)
+        try counters.rebuild(rows, now: now.value)
         return (counters, Report(rebuilt: true, rowsReplayed: rows.count, movedAside: counters.movedAside))
+    }
+
+    /// The ledger's rows a rebuild counts: the longest window is a day, and older rows cannot
+    /// affect any decision. Reconciliation's repair reads the same rows.
+    static func lastDay(of store: Store, now: UnixMillis) async throws -> [RecentUsage] {
+        try await store.usageTallies(since: now.adding(seconds: -86_400)).map { RecentUsage($0, at: $0.timestamp) }
+    }
+}
+
+extension RecentUsage {
+    /// A ledger row as the counters count it, at `instant` (its start, or its finish).
+    init(_ tally: UsageTally, at instant: UnixMillis) {
+        self.init(timestampMillis: instant.value, orgID: tally.orgID.rawValue, envID: tally.envID.rawValue,
+                  keyID: tally.keyID.rawValue, totalTokens: tally.totalTokens)
     }
 }

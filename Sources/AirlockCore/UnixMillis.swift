@@ -65,7 +65,7 @@ public struct WallClock: Sendable {
 
 extension Int64 {
     /// Division rounding toward negative infinity, so instants before 1970 format correctly.
-    fileprivate func floorDiv(_ divisor: Int64) -> Int64 {
+    public func floorDiv(_ divisor: Int64) -> Int64 {
         let quotient = self / divisor
         return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }

@@ -9,6 +9,9 @@ import Foundation
 /// `MDB_NOSYNC` may have lost its last commits) means the counters cannot be trusted. In every
 /// such case ``needsRebuild`` is true and the owner must call ``rebuild(_:)`` with the ledger's
 /// recent usage before admitting traffic — never a crash, never a silent zero.
+///
+/// The process that opens the counters first claims them (``CounterOwnership``), so that the
+/// CLI can tell that the daemon holds them and leave them alone.
 public final class CounterStore: Sendable {
     /// 2: one record per scope (`ScopeCounters`) and one per lease; 1 was a record per counter.
     public static let formatVersion: Int64 = 2
@@ -19,9 +22,18 @@ public final class CounterStore: Sendable {
     public let needsRebuild: Bool
     /// Where an unusable environment was moved, if one was.
     public let movedAside: String?
+    /// This process's claim on the counters, nil when another process held it at opening.
+    private let ownership: CounterOwnership?
 
-    public init(dataDirectory: String) throws {
+    /// - Parameter exclusive: refuse (``CountersInUse``) rather than share the counters with a
+    ///   process that holds them — the CLI working on a stopped appliance. The daemon opens with
+    ///   `false`: LMDB itself is safe across processes, and a restart must never fail on a
+    ///   claim an old process has not let go of yet.
+    public init(dataDirectory: String, exclusive: Bool = false) throws {
         let path = (dataDirectory as NSString).appendingPathComponent("counters")
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        ownership = try CounterOwnership(path: path + ".lock")
+        if exclusive && ownership == nil { throw CountersInUse(path: path) }
         let (environment, marks, movedAside) = try Self.openUsable(path)
         needsRebuild = movedAside != nil || marks.format != Self.formatVersion || marks.clean != 1
         self.environment = environment
@@ -58,28 +70,19 @@ public final class CounterStore: Sendable {
     }
 
     /// Replaces every counter with `usage` (the ledger's rows of the last day) and marks the
-    /// environment as ours and trustworthy.
-    public func rebuild(_ usage: [RecentUsage], now nowMillis: Int64) throws {
+    /// environment as ours and trustworthy. Returns the scopes written.
+    @discardableResult
+    public func rebuild(_ usage: [RecentUsage], now nowMillis: Int64) throws -> Int {
+        let windows = LedgerWindows(usage, now: nowMillis)
         try environment.write { txn in
             try txn.removeAll()
-            var slots: [String: Int] = [:]
-            for row in usage { for name in row.scopes where slots[name] == nil { slots[name] = slots.count } }
-            let buffer = ScopeCounterBuffer(count: slots.count)
-            for index in 0..<buffer.count { buffer[index].advance(to: nowMillis) }
-            for row in usage {
-                for name in row.scopes {
-                    let counters = buffer[slots[name]!]
-                    counters.add(.requestsPerMinute, 1, at: row.timestampMillis)
-                    counters.add(.tokensPerMinute, row.totalTokens, at: row.timestampMillis)
-                    counters.add(.tokensPerDay, row.totalTokens, at: row.timestampMillis)
-                }
-            }
             let access = CounterAccess(txn: txn)
-            for (name, index) in slots { try access.put(name, buffer[index]) }
+            for (name, index) in windows.slots { try access.put(name, windows.records[index]) }
             try txn.putIntegers(Self.formatKey, [Self.formatVersion])
             try txn.putIntegers(Self.cleanKey, [0])
         }
         try environment.sync()
+        return windows.slots.count
     }
 
     /// Marks a clean shutdown: the next start may trust the counters as they are.

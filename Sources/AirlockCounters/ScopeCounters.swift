@@ -128,6 +128,28 @@ public struct ScopeCounters {
         return nil
     }
 
+    /// Takes `ledger`'s sliding windows in place of this record's (a repair from the ledger),
+    /// keeping the token bucket and the concurrency count. Both records are first moved to the
+    /// later of their heads. With `keepingExcess`, a bucket where this record counted more than
+    /// the ledger keeps its own count: it holds requests in flight, whose settlement will true
+    /// them up against what was charged here.
+    public func adoptWindows(from ledger: ScopeCounters, keepingExcess: Bool) {
+        for (window, sibling) in [(CounterWindow.requestsPerMinute, CounterWindow.tokensPerMinute), (.tokensPerDay, nil)] {
+            let head = max(slots[window.headSlot], ledger.slots[window.headSlot])
+            guard head >= 0 else { continue }  // neither ever counted anything in this window
+            advance(window, also: sibling, to: head * window.widthMillis)
+            ledger.advance(window, also: sibling, to: head * window.widthMillis)
+            for adopted in [window] + (sibling.map { [$0] } ?? []) {
+                var total: Int64 = 0
+                for slot in adopted.ringBase ..< adopted.ringBase + adopted.bucketCount {
+                    slots[slot] = keepingExcess ? max(slots[slot], ledger.slots[slot]) : ledger.slots[slot]
+                    total += slots[slot]
+                }
+                slots[adopted.totalSlot] = total
+            }
+        }
+    }
+
     // MARK: Token bucket and concurrency
 
     /// The tokens/s bucket, nil until a tokens/s limit first applies to this scope.

@@ -8,6 +8,16 @@ public enum ScopeName {
     /// An org's reserved-capacity bucket for one model.
     public static func reserved(org id: String, model: String) -> String { "r:\(id):\(model)" }
 
+    /// How reports name a layer scope: `global`, `org:<id>`, `env:<id>`, `key:<id>`; nil for any
+    /// other record (a reserved-capacity bucket, a lease, a mark).
+    public static func described(_ name: String) -> String? {
+        if name == global { return "global" }
+        for (prefix, label) in [("o:", "org:"), ("e:", "env:"), ("k:", "key:")] where name.hasPrefix(prefix) {
+            return label + name.dropFirst(prefix.count)
+        }
+        return nil
+    }
+
     /// The four layers a request is counted in, outermost first: global, org, env, key.
     public static func layers(org: String, env: String, key: String) -> [String] {
         [global, Self.org(org), Self.env(env), Self.key(key)]

@@ -43,10 +43,22 @@ extension Dashboard {
                 cards.append(("license", HTML.text(days), "licence: \(license.state.rawValue)"))
             }
         }
-        let body = "<div class=\"cards\">" + cards.map { id, value, label in
+        let body = try await budgetBanners(call) + "<div class=\"cards\">" + cards.map { id, value, label in
             "<div class=\"card\" id=\"\(id)\"><div class=\"value\">\(HTML.text(value))</div><div class=\"label\">\(HTML.text(label))</div></div>"
         }.joined() + "</div>"
         return call.page("Overview", active: "/", body)
+    }
+
+    /// One banner per org (that the principal may see) at 80 % or more of a monthly cap.
+    private func budgetBanners(_ call: PageCall) async throws -> String {
+        guard call.principal.may(.readUsage) else { return "" }
+        return try await api.actions.budgets().filter { $0.level != .ok && call.principal.sees(org: $0.guardrail.orgID) }.map { budget in
+            let past = budget.level == .exceeded
+                ? (budget.guardrail.onExceed == .refuse ? " Its serverless requests are refused until next month." : " It is past the cap (warn only).")
+                : ""
+            return "<p class=\"error\" id=\"budget-\(HTML.text(budget.guardrail.orgID.rawValue))\">Org \(HTML.text(budget.orgName)) "
+                + "has used \(budget.percentUsed) % of its monthly cap.\(past)</p>"
+        }.joined()
     }
 
     private func usage(_ call: PageCall) async throws -> Response {

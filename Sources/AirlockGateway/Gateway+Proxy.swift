@@ -75,9 +75,12 @@ extension Gateway {
         let plan = deps.scheduler.plan(PlacementRequest(
             model: inference.model, orgID: identity.orgID, zone: identity.zone ?? deps.settings.zone, reserved: ticket.reserved,
             prefix: inference.prefix))
+        GatewayMetrics.planned(plan, model: inference.model)
         if plan.overloaded { throw .overloaded }
         var failure = OpenAIError.noEngine
         for (attempt, node) in plan.nodes.enumerated() {
+            // Only a failure moves the loop on, so reaching a later node means the one before failed.
+            if attempt > 0 { GatewayMetrics.failedOver(from: plan.nodes[attempt - 1], model: inference.model) }
             node.started()
             let response: HTTPClientResponse
             do {
@@ -154,6 +157,7 @@ struct Billing: Sendable {
 
     func bill(_ usage: TokenUsage, finishReason: String?) {
         gateway.settle(ticket, tokens: usage.totalTokens)
+        GatewayMetrics.billed(usage, model: inference.model)
         let now = gateway.deps.clock.now()
         gateway.deps.recorder.record(UsageRecord(
             usageID: UsageID.generate(at: now), requestID: call.requestID, timestamp: call.startedAt,

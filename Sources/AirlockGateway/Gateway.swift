@@ -26,6 +26,9 @@ public final class Gateway: Sendable {
         public var logger: Logger
         /// The licence's verdict now (default: allowed, for tests and tools without one).
         public var license: @Sendable () -> LicenseVerdict = { .allowed(warning: nil) }
+        /// Where the org stands against its monthly cap for this model (`SpendGuard.verdict`;
+        /// default: no guardrails).
+        public var budget: @Sendable (OrgID, String) -> SpendGuard.Verdict = { _, _ in .allow }
 
         public init(resolver: IdentityResolver, admission: Admission, recorder: UsageRecorder,
                     scheduler: Scheduler, client: HTTPClient, settings: GatewaySettings,
@@ -53,7 +56,7 @@ public final class Gateway: Sendable {
     /// One inference request, whatever happens: the response to send.
     func handle(_ kind: InferenceKind, _ request: Request) async -> Response {
         let verdict = deps.license()
-        let call = CallContext(kind: kind, clock: deps.clock, licenseWarning: verdict.warning)
+        var call = CallContext(kind: kind, clock: deps.clock, licenseWarning: verdict.warning)
         do {
             let identity = try await authenticate(request.headers)
             if case let .refused(message) = verdict { throw OpenAIError.licenseExpired(message) }
@@ -62,6 +65,14 @@ public final class Gateway: Sendable {
             guard identity.allows(model: inference.model) else { throw OpenAIError.modelNotAllowed(inference.model) }
             guard deps.scheduler.registry.placement.serves(inference.model, for: identity.orgID) else {
                 throw OpenAIError.modelNotFound(inference.model)
+            }
+            call.model = inference.model
+            switch deps.budget(identity.orgID, inference.model) {
+            case .allow: break
+            case let .warn(message): call.budgetWarning = message
+            case let .refuse(message):
+                GatewayMetrics.refusedByGuardrail()
+                throw OpenAIError.monthlyCapReached(message)
             }
             let ticket = try admit(identity, inference, bodyBytes: body.readableBytes)
             return await proxy(call, identity: identity, inference: inference, ticket: ticket)
@@ -118,7 +129,9 @@ public final class Gateway: Sendable {
             promptTokens: inference.promptTokenEstimate, maxTokens: inference.maxTokens, bodyBytes: bodyBytes)
         switch try deps.admission.admit(request) {
         case let .admitted(ticket): return ticket
-        case let .refused(refusal): throw OpenAIError.admission(refusal)
+        case let .refused(refusal):
+            GatewayMetrics.refused(refusal)
+            throw OpenAIError.admission(refusal)
         }
     }
 
@@ -135,6 +148,7 @@ public final class Gateway: Sendable {
     /// The request's one outcome: a log line (served at debug, refusals at info, failures at warning).
     func record(_ call: CallContext, _ outcome: RequestOutcome, status: Int, detail: String? = nil) {
         outcomes.count(outcome, at: call.startedAt)
+        GatewayMetrics.outcome(outcome, model: call.model)
         let level: Logger.Level = outcome == .served ? .debug : (outcome == .refused ? .info : .warning)
         deps.logger.log(level: level, "request \(outcome.rawValue)", metadata: [
             "request_id": "\(call.requestID)", "path": "\(call.kind?.rawValue ?? "/v1/models")", "status": "\(status)",
@@ -148,8 +162,12 @@ struct CallContext: Sendable {
     var kind: InferenceKind?
     var requestID: String
     var startedAt: UnixMillis
+    /// Set once the request names a model some node serves; metrics label by it.
+    var model: String?
     /// Sent with every response while the licence is in grace or absent.
     var licenseWarning: String?
+    /// Sent while the caller's org is at 80 % or more of a monthly cap it is not refused at.
+    var budgetWarning: String?
 
     init(kind: InferenceKind?, clock: WallClock, licenseWarning: String? = nil) {
         self.kind = kind
@@ -159,11 +177,13 @@ struct CallContext: Sendable {
     }
 
     static let licenseWarningHeader = HTTPField.Name("x-airlock-license-warning")!
+    static let budgetWarningHeader = HTTPField.Name("x-airlock-budget-warning")!
 
     var headers: HTTPFields {
         var headers = HTTPFields()
         headers[RateLimitHeaders.requestID] = requestID
         if let licenseWarning { headers[Self.licenseWarningHeader] = licenseWarning }
+        if let budgetWarning { headers[Self.budgetWarningHeader] = budgetWarning }
         return headers
     }
 }

@@ -68,6 +68,11 @@ extension OpenAIError {
         OpenAIError(status: .forbidden, message: message, type: "permission_error", code: "license_expired")
     }
 
+    /// 403 once the org has used its monthly spend or token cap (issue H guardrails).
+    static func monthlyCapReached(_ message: String) -> OpenAIError {
+        OpenAIError(status: .forbidden, message: message, type: "insufficient_quota", code: "quota_exceeded")
+    }
+
     static func modelNotAllowed(_ model: String) -> OpenAIError {
         OpenAIError(status: .forbidden, message: "This API key may not use the model '\(model.clipped())'.",
                     type: "permission_error", param: "model", code: "model_not_allowed")

@@ -2,6 +2,7 @@ import AirlockCore
 import AirlockStore
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// Appends usage rows to the ledger off the response path. Each row is handed to the
@@ -11,7 +12,8 @@ import Synchronization
 /// A row the database refuses (disk full, I/O error) is not dropped: it is written as a JSON
 /// line to `ledger-unwritten.jsonl` in the data dir and logged, for the operator to replay.
 public final class UsageRecorder: Sendable {
-    private let appender: LedgerAppender
+    /// Public for `/metrics`, which reads its committed row and batch counts at scrape time.
+    public let appender: LedgerAppender
     private let deadLetterPath: String
     private let logger: Logger
     private let stream: AsyncStream<UsageRecord>
@@ -53,9 +55,12 @@ public final class UsageRecorder: Sendable {
 
     private func append(_ row: UsageRecord) async {
         defer { outstanding.subtract(1, ordering: .relaxed) }
+        let started = ContinuousClock.now
+        defer { Timer(label: MetricFamily.ledgerAppend.name).record(duration: ContinuousClock.now - started) }
         do {
             _ = try await appender.append(row)
         } catch {
+            Counter(label: MetricFamily.ledgerAppendFailures.name).increment()
             logger.critical("usage row not committed; kept in ledger-unwritten.jsonl", metadata: [
                 "usage_id": "\(row.usageID)", "request_id": "\(row.requestID)", "error": "\(error)",
             ])

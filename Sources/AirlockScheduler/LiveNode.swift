@@ -132,6 +132,8 @@ public final class LiveNode: Sendable {
     public var zone: String { details.withLock { $0.profile.zone } }
     public var drainReasons: DrainReasons { details.withLock { $0.drainReasons } }
     public var requestsInFlight: Int { inFlight.load(ordering: .relaxed) }
+    /// The engine's tokens/s at its last heartbeat (0 before the first), for `/metrics`.
+    public var engineTokensPerSecond: Double { details.withLock { $0.reported } }
 
     /// A request was sent here; it counts towards the load at once, until `finished()`.
     public func started() { inFlight.add(1, ordering: .relaxed) }

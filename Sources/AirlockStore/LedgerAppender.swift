@@ -12,6 +12,9 @@ import Synchronization
 /// an acknowledged row survives kill -9 and power loss. If a batch's commit fails, its rows are
 /// retried one transaction each, so a row the database refuses fails alone and its neighbours
 /// are still appended; nothing of a failed transaction is kept.
+///
+/// The appender also prices each row (``LedgerPricing``) and keeps `usage_daily` in step, both
+/// in the row's own transaction.
 public final class LedgerAppender: Sendable {
     private struct Pending {
         var row: DigestedRecord
@@ -30,6 +33,7 @@ public final class LedgerAppender: Sendable {
     /// A lock rather than an actor: enqueueing is a few instructions, and a lock spares every
     /// row an executor hop (measured: the hop was a third of the per-row cost at batch 512).
     private let queue = Mutex(Queue())
+    private let pricing = LedgerPricing()
 
     public init(store: Store, maxBatch: Int) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
@@ -42,10 +46,13 @@ public final class LedgerAppender: Sendable {
     /// Transactions committed since start; rows ÷ batches is the average group size.
     public var committedBatches: Int { queue.withLock { $0.committedBatches } }
 
-    /// Appends one row and returns its place in the chain once it is durable.
+    /// Appends one row and returns its place in the chain once it is durable. The row's
+    /// `costMicros` is ignored: the ledger prices it (``LedgerPricing``).
     public func append(_ record: UsageRecord) async throws -> ChainPosition {
-        // Hash the row's fields here, on the caller's task and in parallel with other callers;
-        // the writer only links the digest to its predecessor.
+        // Price and hash the row's fields here, on the caller's task and in parallel with other
+        // callers; the writer only corrects a stale quote and links the digest to its predecessor.
+        var record = record
+        record.costMicros = pricing.quote(record)
         let row = DigestedRecord(record: record, digest: ChainedRows.ledgerDigest(record))
         return try await withCheckedThrowingContinuation { continuation in
             let startCommitter = queue.withLock { queue in
@@ -58,9 +65,10 @@ public final class LedgerAppender: Sendable {
     }
 
     /// Appends `records` in order as one transaction: all durable, or none kept. For callers that
-    /// already hold many rows (replays, imports, the benchmark's chain-only measurement).
+    /// already hold many rows (replays, imports, the benchmark's chain-only measurement). Rows
+    /// keep the cost they carry: a replayed row was priced when it was first written.
     public func append(contentsOf records: [UsageRecord]) async throws -> [ChainPosition] {
-        try await commit(records.map { DigestedRecord(record: $0, digest: ChainedRows.ledgerDigest($0)) })
+        try await commit(records.map { DigestedRecord(record: $0, digest: ChainedRows.ledgerDigest($0)) }, priced: false)
             .mapError(Self.reported).get()
     }
 
@@ -75,7 +83,7 @@ public final class LedgerAppender: Sendable {
                 return batch
             }
             if batch.isEmpty { return }
-            switch await commit(batch.map(\.row)) {
+            switch await commit(batch.map(\.row), priced: true) {
             case let .success(positions):
                 for (item, position) in zip(batch, positions) { item.continuation.resume(returning: position) }
             case let .failure(error) where batch.count == 1 || !Self.isRowSpecific(error):
@@ -85,7 +93,7 @@ public final class LedgerAppender: Sendable {
             case .failure:
                 // A constraint refused some row: commit one by one so that only it fails.
                 for item in batch {
-                    item.continuation.resume(with: await commit([item.row]).map { $0[0] }.mapError(Self.reported))
+                    item.continuation.resume(with: await commit([item.row], priced: true).map { $0[0] }.mapError(Self.reported))
                 }
             }
         }
@@ -100,9 +108,15 @@ public final class LedgerAppender: Sendable {
         (error as? LedgerCommitError)?.resultCode.primaryResultCode == .SQLITE_CONSTRAINT
     }
 
-    private func commit(_ records: [DigestedRecord]) async -> Result<[ChainPosition], Error> {
+    private func commit(_ records: [DigestedRecord], priced: Bool) async -> Result<[ChainPosition], Error> {
         do {
-            let positions = try await pool.write { db in try Ledger.insert(records, in: db) }
+            let positions = try await pool.write { [pricing] db in
+                var rows = records
+                if priced { try pricing.price(&rows, db: db) }
+                let positions = try Ledger.insert(rows, in: db)
+                try UsageDaily.add(rows.map(\.record), at: positions, in: db)
+                return positions
+            }
             queue.withLock { queue in
                 queue.committedRows += records.count
                 queue.committedBatches += 1

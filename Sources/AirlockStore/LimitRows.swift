@@ -97,6 +97,11 @@ extension TenancyWriter {
     public func setReservation(org: OrgID, model: String, capacityUnits: Int?, at instant: UnixMillis) throws {
         guard let capacityUnits else {
             try db.execute(sql: "DELETE FROM reservations WHERE org_id = ? AND model = ?", arguments: [org.rawValue, model])
+            // The history's insert and update triggers see the new row's time; a removal has none.
+            if db.changesCount > 0 {
+                try db.execute(sql: "INSERT INTO reservation_changes (org_id, model, capacity_units, changed_at) VALUES (?, ?, 0, ?)",
+                               arguments: [org.rawValue, model, instant.value])
+            }
             return
         }
         try db.execute(

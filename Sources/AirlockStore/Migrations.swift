@@ -17,6 +17,7 @@ enum Migrations {
         migrator.registerMigration("010_node_reload", migrate: addNodeReload)
         migrator.registerMigration("011_audit_log_ts", migrate: indexAuditTime)
         migrator.registerMigration("012_admin_users", migrate: createAdminUsers)
+        migrator.registerMigration("013_accounting", migrate: createAccounting)
         return migrator
     }
 

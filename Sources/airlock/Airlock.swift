@@ -14,7 +14,7 @@ struct Airlock: AsyncParsableCommand {
         subcommands: [
             OrgCommand.self, EnvCommand.self, KeyCommand.self, LimitsCommand.self, ReservationCommand.self,
             LedgerCommand.self, AuditCommand.self, NodeCommand.self, ModelCommand.self, LicenseCommand.self, UserCommand.self, BackupCommand.self,
-            UpgradeCommand.self,
+            UpgradeCommand.self, PriceCommand.self, GuardrailCommand.self, UsageCommand.self, ReconcileCommand.self,
         ]
     )
 

@@ -38,20 +38,21 @@ struct DaemonAdmin: AdminService {
 
     /// One request; the answer decoded, or the API's error message thrown as the CLI's error.
     func call<T: Decodable>(_ method: HTTPMethod, _ path: String, _ body: [String: Any?]? = nil,
-                            timeout: TimeAmount = .seconds(60)) async throws -> T {
-        guard let value: T = try await callAllowingEmpty(method, path, body, timeout: timeout) else {
+                            timeout: TimeAmount = .seconds(60), decoder: JSONDecoder = decoder) async throws -> T {
+        guard let value: T = try await callAllowingEmpty(method, path, body, timeout: timeout, decoder: decoder) else {
             throw AirlockError.invalidArgument("the daemon answered \(method.rawValue) \(path) with no content")
         }
         return value
     }
 
     /// Like `call`, but a 204 (nothing to return, e.g. a reservation cleared) is nil.
+    /// `decoder`: types whose coding keys are the API's snake_case names bring a plain one.
     func callAllowingEmpty<T: Decodable>(_ method: HTTPMethod, _ path: String, _ body: [String: Any?]? = nil,
-                                         timeout: TimeAmount = .seconds(60)) async throws -> T? {
+                                         timeout: TimeAmount = .seconds(60), decoder: JSONDecoder = decoder) async throws -> T? {
         let (status, bytes) = try await send(method, path, body, timeout: timeout)
         guard (200..<300).contains(status.code) else { throw Self.failure(status, bytes) }
         if status.code == 204 { return nil }
-        return try Self.decoder.decode(T.self, from: bytes)
+        return try decoder.decode(T.self, from: bytes)
     }
 
     /// A list route followed page by page to the end.

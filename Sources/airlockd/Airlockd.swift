@@ -1,6 +1,7 @@
 import AirlockCore
 import AirlockIdentity
 import AirlockLicensing
+import AirlockMetrics
 import AirlockStore
 import ArgumentParser
 import Foundation
@@ -46,6 +47,7 @@ struct CheckConfig: AsyncParsableCommand {
         print("agents.listen = \(config.agentListen)")
         print("keys.rotation_grace_seconds = \(config.keyRotationGraceSeconds)")
         print("ledger.batch_max_rows = \(config.ledgerBatchMaxRows)")
+        print("metrics.enabled = \(config.metrics.enabled)" + (config.metrics.scrapeTokenFile.map { " scrape_token_file=\($0)" } ?? ""))
         print("limits.max_tokens_per_request = \(config.limits.maxTokensPerRequest)")
         print("limits.max_request_bytes = \(config.limits.maxRequestBytes)")
         for (layer, limits) in [("global", config.limits.global), ("org", config.limits.org), ("env", config.limits.env), ("key", config.limits.key)] {
@@ -80,6 +82,7 @@ struct Initialize: AsyncParsableCommand {
             let applied = try await store.appliedMigrations()
             // The appliance's licensing identity, made once: its fingerprint is what activations name.
             let identity = try ApplianceIdentity.openOrCreate(dataDirectory: config.dataDir)
+            if config.metrics.enabled { _ = try ScrapeToken.load(config.metrics, dataDirectory: config.dataDir) }
             print("data dir \(config.dataDir) ready: \(applied.count) migrations applied (\(applied.last ?? "none")); "
                   + "appliance \(identity.fingerprint)")
         } catch let error as AirlockError {

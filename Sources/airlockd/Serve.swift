@@ -50,6 +50,7 @@ struct Serve: AsyncParsableCommand {
         let policy = LimitPolicy(defaults: config.limits, store: store)
         try await policy.refresh()
         let admission = Admission(counters: counters, limits: { policy.limits(for: $0) })
+        let reconciliation = Reconciliation(store: store, counters: counters, mode: .live(confirmAfter: .seconds(2)))
         let recorder = UsageRecorder(appender: LedgerAppender(store: store, maxBatch: config.ledgerBatchMaxRows),
                                      dataDirectory: config.dataDir, logger: logger)
         let client = EngineClient.make(config.gateway)
@@ -72,6 +73,9 @@ struct Serve: AsyncParsableCommand {
             recorder: recorder, scheduler: nodes.scheduler, client: client, settings: config.gateway,
             requestCaps: config.limits, logger: logger)
         dependencies.license = { license.verdict }
+        let spend = SpendGuard(store: store)
+        try await spend.refresh()
+        dependencies.budget = { spend.verdict(org: $0, model: $1) }
         let gateway = Gateway(dependencies)
 
         let router = Router(context: ApplianceRequestContext.self)
@@ -80,7 +84,9 @@ struct Serve: AsyncParsableCommand {
             { ("engines", nodes.registry.anyActive) },
         ])
         nodes.addEnrolmentRoute(to: router)
-        let admin = try Self.adminAPI(config, store: store, hasher: hasher, resolver: resolver, license: license, nodes: nodes, logger: logger)
+        try MetricsEndpoint.add(to: router, config, nodes: nodes, recorder: recorder, license: license, logger: logger)
+        let admin = try Self.adminAPI(config, store: store, hasher: hasher, resolver: resolver, license: license, nodes: nodes,
+                                      reconciler: reconciliation, logger: logger)
         admin.add(to: router)
         Dashboard(api: admin, traffic: { gateway.outcomes.recent(at: .now()) }).add(to: router)
         await statics.probe(with: client)
@@ -89,8 +95,9 @@ struct Serve: AsyncParsableCommand {
             server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
-                Housekeeping(policy: policy, statics: statics, license: license, nodes: nodes,
+                Housekeeping(policy: policy, spend: spend, statics: statics, license: license, nodes: nodes,
                              dataDirectory: config.dataDir, client: client, logger: logger),
+                ReconcileJob(reconciliation: reconciliation, settings: config.reconcile, logger: logger),
                 nodes.service(),
                 try Self.adminSocket(admin, dataDirectory: config.dataDir, logger: logger),
             ],
@@ -116,15 +123,17 @@ struct Serve: AsyncParsableCommand {
     /// The admin API and the dashboard's service layer: the licence's entitlements enforced, the
     /// resolver told at once when tenancy changes.
     private static func adminAPI(_ config: AirlockConfig, store: Store, hasher: KeyHasher, resolver: IdentityResolver,
-                                 license: LicenseWatch, nodes: NodePlane, logger: Logger) throws -> AdminAPI {
+                                 license: LicenseWatch, nodes: NodePlane, reconciler: any UsageReconciler, logger: Logger) throws -> AdminAPI {
         let actions = AdminActions(
             store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds,
             onTenancyChange: { resolver.invalidate() }, entitlements: { _ in license.status?.entitlements })
         let credential = try LocalAdminCredential.openOrCreate(dataDirectory: config.dataDir)
-        return AdminAPI(.init(
+        var dependencies = AdminAPI.Dependencies(
             actions: actions, ledger: LedgerAudit(store: store), sessions: SessionStore(), credential: credential,
             liveNodes: { nodes.registry.snapshot(at: .now()) }, license: { license.status }, logger: logger,
-            licenseState: license.state, licenseChanged: { await license.refresh() }, agentRollouts: nodes.rollouts))
+            licenseState: license.state, licenseChanged: { await license.refresh() }, agentRollouts: nodes.rollouts)
+        dependencies.reconciler = reconciler
+        return AdminAPI(dependencies)
     }
 
     static func adminSocketPath(_ dataDirectory: String) -> String { dataDirectory + "/run/admin.sock" }
@@ -175,9 +184,14 @@ struct Serve: AsyncParsableCommand {
         Array(Set(["localhost", ProcessInfo.processInfo.hostName] + extra)).sorted()
     }
 
-    /// Logs go to stderr (journald under systemd); `LOG_LEVEL` sets the level (default info).
+    /// Logs go to stderr (journald under systemd); `LOG_LEVEL` sets the level (default info),
+    /// `LOG_FORMAT=json` one JSON object per line (default: text).
     private static func bootstrapLogging() -> Logger {
         let level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        if ProcessInfo.processInfo.environment["LOG_FORMAT"] == "json" {
+            LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+            return Logger(label: "airlockd")
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -187,11 +201,13 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-/// Background upkeep while serving: limits and node rows (revocations, drains, reloads) reloaded
-/// within 1 s of an admin change (from any process), silent nodes swept; every 5 s static engines
+/// Background upkeep while serving: limits, spend guardrails and node rows (revocations, drains,
+/// reloads) reloaded within 1 s of an admin change or a ledger commit (from any process), silent
+/// nodes swept; every 5 s static engines
 /// probed, the licence judged again and the live node snapshot written for the CLI.
 struct Housekeeping: Service {
     let policy: LimitPolicy
+    let spend: SpendGuard
     let statics: StaticEngines
     let license: LicenseWatch
     let nodes: NodePlane
@@ -207,6 +223,11 @@ struct Housekeeping: Service {
                 try await policy.refresh()
             } catch {
                 logger.error("could not reload limits", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await spend.refresh()
+            } catch {
+                logger.error("could not reload the spend guardrails", metadata: ["error": "\(error)"])
             }
             await nodes.reconciler.reconcile()
             tick += 1

@@ -125,9 +125,17 @@ import Testing
             return Plan(body: json(["secret": "not-a-key"]), status: 400)
         case (.patch, "/admin/v1/envs/{env}"): return Plan(body: #"{"zone":null}"#, status: 200)
         case (.get, "/admin/v1/upgrades"): return Plan()
+        case (.get, "/admin/v1/prices"), (.get, "/admin/v1/usage/report"), (.get, "/admin/v1/guardrails"): return Plan()
+        case (.put, "/admin/v1/orgs/{org}/guardrail"): return Plan(body: json(["monthly_tokens": 1_000_000]), status: 200)
+        case (.post, "/admin/v1/prices"):
+            // Each caller allowed to add a version starts its own, later than the one before.
+            let start = caller.tag == "local" ? "2099-02-01T00:00:00Z" : "2099-01-01T00:00:00Z"
+            return Plan(body: #"{"effective_from":"\#(start)","table":{"currency":"EUR","models":{}}}"#, status: 201)
         // No node plane behind this fixture: the permission is checked, then nothing to roll out.
         case (.post, "/admin/v1/upgrades/agents"): return Plan(body: "{}", status: 400)
         case (.get, "/admin/v1/upgrades/agents"): return Plan(status: 404)
+        // No counters behind this fixture either: the permission and the body are checked, then nothing to reconcile.
+        case (.post, "/admin/v1/reconcile"): return Plan(body: #"{"repair":false}"#, status: 400)
         case (.post, "/admin/v1/license/request"), (.post, "/admin/v1/license/activation"):
             // Not a licence file: the whole check runs and refuses it; nothing is installed.
             return Plan(body: #"{"not":"a signed file"}"#, status: 400)

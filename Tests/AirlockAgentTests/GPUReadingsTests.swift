@@ -132,9 +132,14 @@ enum Fixture {
 
     /// Writes an executable shell script and returns its path.
     func fakeSMI(_ body: String, name: String = "nvidia-smi") throws -> String {
+        // Written through a close-on-exec descriptor: a process another test spawns meanwhile
+        // must not inherit it open for writing, or running the script fails with ETXTBSY.
         let path = dir.child(name)
-        try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+        defer { close(fd) }
+        let bytes = Array("#!/bin/sh\n\(body)\n".utf8)
+        guard write(fd, bytes, bytes.count) == bytes.count else { throw CocoaError(.fileWriteUnknown) }
         return path
     }
 

@@ -90,7 +90,7 @@ import Testing
         #expect(intact.status == 0 && intact.stdout.contains("OK, 30 rows"))
 
         let database = dir.child(Store.databaseFileName)
-        try Tampering.run(databasePath: database, table: "usage_ledger", "UPDATE usage_ledger SET cost_micros = 0 WHERE seq = 17")
+        try Tampering.run(databasePath: database, table: "usage_ledger", "UPDATE usage_ledger SET cost_micros = 1 WHERE seq = 17")
         let broken = try Executables.airlock(dir.path, "ledger", "verify")
         #expect(broken.status == 1)
         #expect(broken.stdout.contains("BROKEN at seq 17"))

@@ -32,3 +32,11 @@ public enum Tampering {
         try DatabaseQueue(path: databasePath).read { db in try Int.fetchOne(db, sql: sql) ?? 0 }
     }
 }
+
+extension Tampering {
+    /// The first column of every row `sql` returns, as text: for comparing a whole grouped result
+    /// with one query instead of one query per group.
+    public static func strings(databasePath: String, _ sql: String) throws -> [String] {
+        try DatabaseQueue(path: databasePath).read { db in try String.fetchAll(db, sql: sql) }
+    }
+}

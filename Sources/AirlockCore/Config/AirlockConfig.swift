@@ -31,6 +31,8 @@ public struct AirlockConfig: Equatable, Sendable {
     public var gateway = GatewaySettings()
     public var scheduler = SchedulerSettings()
     public var upgrade = UpgradeSettings()
+    public var reconcile = ReconcileSettings()
+    public var metrics = MetricsSettings()
     /// The static engine list (`[[engines]]`) until issue D registers nodes.
     public var engines: [EngineConfig] = []
 
@@ -128,6 +130,12 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var upgradeSection = try root.section("upgrade") {
             try upgrade.read(&upgradeSection)
+        }
+        if var reconcileSection = try root.section("reconcile") {
+            try reconcile.read(&reconcileSection)
+        }
+        if var metricsSection = try root.section("metrics") {
+            try metrics.read(&metricsSection)
         }
         engines = try root.tables("engines").enumerated().map { index, section in
             var section = section
