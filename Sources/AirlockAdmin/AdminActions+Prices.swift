@@ -60,7 +60,8 @@ extension AdminActions {
         let table = PriceTable(currency: input.currency, models: input.models.mapValues(price),
                                zoneMultipliersPPM: (input.zones ?? [:]).mapValues(\.micros), orgs: orgs,
                                freeTokensPerMonth: input.freeTokensPerMonth ?? 0,
-                               reservedCapacityUnitHour: input.reservedCapacityUnitHour?.micros ?? 0)
+                               reservedCapacityUnitHour: input.reservedCapacityUnitHour?.micros ?? 0,
+                               nodeHourCosts: (input.nodeHourCosts ?? [:]).mapValues(\.micros))
         do { try table.validate() } catch { throw AirlockError.invalidArgument(error.description) }
         let catalog = Set(try reader.models().map(\.name))
         if let unknown = table.modelsNamed.subtracting(catalog).sorted().first {
@@ -74,15 +75,25 @@ extension AdminActions {
     /// A chargeback report over [from, to). The period must lie in the past (a report is a
     /// statement about rows that exist) and run forwards.
     public func chargebackReport(from: UnixMillis, to: UnixMillis, groupBy: [ReportDimension], org orgReference: String? = nil) async throws -> ChargebackReport {
+        try checkPeriod(from: from, to: to)
+        return try await store.read { reader in
+            let org = try orgReference.map { try reader.requireOrg($0).id }
+            return try reader.chargebackReport(from: from, to: to, groupBy: groupBy, org: org)
+        }
+    }
+
+    /// The FinOps view of [from, to): node costs and utilisation, cost per million tokens by model.
+    public func finOpsReport(from: UnixMillis, to: UnixMillis) async throws -> FinOpsReport {
+        try checkPeriod(from: from, to: to)
+        return try await store.read { try $0.finOpsReport(from: from, to: to) }
+    }
+
+    private func checkPeriod(from: UnixMillis, to: UnixMillis) throws {
         let now = clock.now()
         guard from < to else { throw AirlockError.invalidArgument("the period is reversed or empty: from \(from) is not before to \(to)") }
         guard from.value >= 0 else { throw AirlockError.invalidArgument("the period starts before 1970") }
         guard to <= now else {
             throw AirlockError.invalidArgument("the period ends in the future (\(to); now \(now)): end it now or earlier")
-        }
-        return try await store.read { reader in
-            let org = try orgReference.map { try reader.requireOrg($0).id }
-            return try reader.chargebackReport(from: from, to: to, groupBy: groupBy, org: org)
         }
     }
 }

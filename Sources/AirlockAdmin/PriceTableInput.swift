@@ -26,9 +26,12 @@ public struct PriceTableInput: Codable, Sendable, Equatable {
     public var orgs: [String: OrgTerms]?
     public var freeTokensPerMonth: Int64?
     public var reservedCapacityUnitHour: Decimal6?
+    /// FinOps: a node's running cost an hour, by name, `prefix*` or `default`.
+    public var nodeHourCosts: [String: Decimal6]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case currency, models, zones, orgs, freeTokensPerMonth = "free_tokens_per_month", reservedCapacityUnitHour = "reserved_cu_hour"
+        case nodeHourCosts = "node_hour_cost"
     }
 
     /// What a stored table reads as, for `airlock price show` and the API.
@@ -45,6 +48,7 @@ public struct PriceTableInput: Codable, Sendable, Equatable {
         })
         freeTokensPerMonth = table.freeTokensPerMonth
         reservedCapacityUnitHour = Decimal6(micros: table.reservedCapacityUnitHour)
+        nodeHourCosts = table.nodeHourCosts.isEmpty ? nil : table.nodeHourCosts.mapValues(Decimal6.init(micros:))
     }
 }
 
@@ -103,6 +107,7 @@ extension PriceTableInput {
         orgs = try container.decodeIfPresent([String: OrgTerms].self, forKey: .orgs)
         freeTokensPerMonth = try container.decodeIfPresent(Int64.self, forKey: .freeTokensPerMonth)
         reservedCapacityUnitHour = try container.decodeIfPresent(Decimal6.self, forKey: .reservedCapacityUnitHour)
+        nodeHourCosts = try container.decodeIfPresent([String: Decimal6].self, forKey: .nodeHourCosts)
     }
 }
 

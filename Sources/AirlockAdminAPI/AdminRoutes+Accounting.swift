@@ -38,6 +38,11 @@ extension AdminAPI {
                     onExceed: onExceed, by: call.principal.actor)
                 return guardrail.map { try? AdminReply.json($0) }.flatMap { $0 } ?? .noContent
             },
+            AdminRoute(.get, "/admin/v1/usage/finops", .permission(.readInfrastructure), "finops report") { api, call in
+                let query = try ReportQuery(query: call.query.filter { $0.key == "from" || $0.key == "to" }, principal: call.principal,
+                                            now: api.dependencies.clock.now())
+                return try .json(try await api.actions.finOpsReport(from: query.from, to: query.to))
+            },
             AdminRoute(.get, "/admin/v1/usage/report", .permission(.readUsage), "chargeback report") { api, call in
                 let query = try ReportQuery(query: call.query, principal: call.principal, now: api.dependencies.clock.now())
                 let report = try await api.actions.chargebackReport(from: query.from, to: query.to, groupBy: query.groupBy,

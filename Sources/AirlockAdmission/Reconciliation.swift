@@ -49,12 +49,21 @@ public struct Reconciliation: UsageReconciler {
         let ledgerIntact = chains.first { $0.chain == "usage_ledger" }?.intact ?? false
         let repaired = repair && ledgerIntact && !drift.isEmpty
             ? try await repairCounters(lowering: Set(drift.filter { $0.direction == .above }.map(\.scope))) : nil
+        // The summary tables reports and guardrails read, over the last 31 days.
+        var summaryDays = try await store.summaryDaysDiffering(sinceDay: UTCCalendar.day(of: clock.now()) - Self.summaryDaysChecked)
+        let summariesRepaired = repair && ledgerIntact && !summaryDays.isEmpty
+        if summariesRepaired { summaryDays = try await store.rebuildSummaries(days: summaryDays) }
         let report = ReconciliationReport(
             checkedAt: clock.now(), ledgerRows: first.ledgerRows, scopesChecked: first.scopes, counterDrift: drift,
-            countersRepaired: repaired != nil, chains: chains, licenseReports: licenseReports)
+            countersRepaired: repaired != nil, chains: chains, licenseReports: licenseReports,
+            summaryDays: summaryDays.map(UTCCalendar.isoDate), summariesRepaired: summariesRepaired)
         try await audit(report, repaired: repaired, actor: actor)
         return report
     }
+
+    /// How many days back `usage_daily` is compared with the ledger: a month of reports and the
+    /// guardrails' month, at the cost of one grouped read of those rows.
+    static let summaryDaysChecked: Int64 = 31
 
     // MARK: Counters against the ledger
 

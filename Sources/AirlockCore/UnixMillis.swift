@@ -9,8 +9,10 @@ public struct UnixMillis: Hashable, Comparable, Codable, Sendable, CustomStringC
 
     public init(_ value: Int64) { self.value = value }
 
+    /// Rounded to the nearest millisecond: a parsed `…00.002Z` is 1.9998… ms in floating point,
+    /// and rounding down would store a time the operator did not write.
     public init(_ date: Date) {
-        self.value = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        self.value = Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
     public static func now() -> UnixMillis { UnixMillis(Date()) }

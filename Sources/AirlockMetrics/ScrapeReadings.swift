@@ -45,6 +45,7 @@ public struct ScrapeReadings: Sendable {
         registry.gauge(.nodeTokensPerSecond, name).set(to: node.engineTokensPerSecond)
         guard let metrics = status.metrics else { return }
         if let celsius = metrics.maxTemperatureCelsius { registry.gauge(.nodeGPUTemperature, name).set(to: celsius) }
+        if let percent = metrics.utilisationPercent { registry.gauge(.nodeGPUUtilisation, name).set(to: percent / 100) }
         let mebibyte = 1_048_576.0
         if let used = metrics.memoryUsedMiB { registry.gauge(.nodeGPUMemoryUsed, name).set(to: Double(used) * mebibyte) }
         if let total = metrics.memoryTotalMiB { registry.gauge(.nodeGPUMemoryTotal, name).set(to: Double(total) * mebibyte) }

@@ -102,7 +102,9 @@ public struct NodeControlService: Airlock_Node_V1_NodeControl.SimpleServiceProto
                                                        total: report.gpus.reduce(0) { $0 + $1.memoryTotalMib })
             registry.metrics(id, NodeMetrics(maxTemperatureCelsius: hottest, oomEvents: Int(report.oomEvents),
                                              latencyP50Millis: report.latencyP50Ms > 0 ? report.latencyP50Ms : nil,
-                                             memoryUsedMiB: memory?.used, memoryTotalMiB: memory?.total))
+                                             memoryUsedMiB: memory?.used, memoryTotalMiB: memory?.total,
+                                             utilisationPercent: report.gpus.isEmpty ? nil
+                                                 : report.gpus.reduce(0) { $0 + $1.utilizationPercent } / Double(report.gpus.count)))
         case let .maintenanceWarning(warning)?:
             registry.setDrain(id, .agent, true, note: "maintenance in \(warning.secondsUntil) s: \(warning.reason.prefix(200))")
         case .maintenanceOver?:

@@ -10,14 +10,17 @@ public struct NodeMetrics: Sendable, Equatable {
     /// to operators, not judged.
     public var memoryUsedMiB: UInt64?
     public var memoryTotalMiB: UInt64?
+    /// The GPUs' mean utilisation, 0–100 (nil when not reported): for `/metrics`.
+    public var utilisationPercent: Double?
 
     public init(maxTemperatureCelsius: Double?, oomEvents: Int, latencyP50Millis: Double?,
-                memoryUsedMiB: UInt64? = nil, memoryTotalMiB: UInt64? = nil) {
+                memoryUsedMiB: UInt64? = nil, memoryTotalMiB: UInt64? = nil, utilisationPercent: Double? = nil) {
         self.maxTemperatureCelsius = maxTemperatureCelsius
         self.oomEvents = oomEvents
         self.latencyP50Millis = latencyP50Millis
         self.memoryUsedMiB = memoryUsedMiB
         self.memoryTotalMiB = memoryTotalMiB
+        self.utilisationPercent = utilisationPercent
     }
 }
 

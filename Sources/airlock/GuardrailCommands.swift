@@ -48,7 +48,8 @@ struct GuardrailCommand: AsyncParsableCommand {
         func run() async throws {
             try await runReportingErrors {
                 _ = try await global.admin().setGuardrail(org: org, monthlySpend: nil, monthlyTokens: nil, onExceed: .refuse, by: global.actor)
-                print("guardrail cleared for \(org)")
+                struct Cleared: Encodable { var org: String, cleared = true }
+                global.json ? Output.json(Cleared(org: org)) : print("guardrail cleared for \(org)")
             }
         }
     }

@@ -70,6 +70,9 @@ struct ReconcileCommand: AsyncParsableCommand {
         for check in mismatched {
             Swift.print("  \(check.period ?? "?") (audit seq \(check.auditSeq)): \(check.differences.joined(separator: "; "))")
         }
+        Swift.print("usage summaries (last 31 days): " + (report.summaryDays.isEmpty ? "match the ledger"
+            : "\(report.summaryDays.count) day(s) differed (\(report.summaryDays.prefix(5).joined(separator: ", ")))"
+              + (report.summariesRepaired ? ", rewritten from the ledger" : ", not repaired")))
         if !report.unrepairable.isEmpty { Swift.print("not repairable automatically: see docs/OPERATIONS.md § Reconciliation") }
         Swift.print("outcome: \(report.outcome.rawValue)")
     }

@@ -4,7 +4,7 @@ import ArgumentParser
 
 struct UsageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "usage", abstract: "Chargeback reports from the usage ledger.", subcommands: [Report.self])
+        commandName: "usage", abstract: "Chargeback and FinOps reports from the usage ledger.", subcommands: [Report.self, FinOps.self])
 
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -35,6 +35,39 @@ struct UsageCommand: AsyncParsableCommand {
                 case "csv": print(ReportCSV.render(report), terminator: "")
                 default: ReportTable.print(report)
                 }
+            }
+        }
+    }
+}
+
+extension UsageCommand {
+    struct FinOps: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "finops", abstract: "Node running costs and utilisation; cost per million tokens and margin by model.",
+            discussion: "Node costs come from the price table's node_hour_cost (by node name, prefix* or default).")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Start (ISO 8601; default: the first of this month, UTC).") var from: String?
+        @Option(help: "End, exclusive (ISO 8601; default: now).") var to: String?
+
+        func run() async throws {
+            try await runReportingErrors {
+                var query: [String: String] = [:]
+                query["from"] = from
+                query["to"] = to
+                let period = try ReportQuery(query: query, principal: AdminPrincipal(actor: global.actor, role: .admin), now: .now())
+                let report = try await global.localAdmin().finOpsReport(from: period.from, to: period.to)
+                if global.json { return Output.json(report) }
+                Output.fields([("period", "\(report.from) – \(report.to)"), ("currency", report.currency ?? "(no prices)")])
+                print("")
+                Output.table(["NODE", "HOURS", "COST", "REQUESTS", "TOKENS/S", "AVG IN FLIGHT"], report.nodes.map {
+                    [$0.node, Micros.format($0.heldMillis * 10 / 36, places: 1), Micros.format($0.costMicros, places: 2), "\($0.requests)",
+                     String(format: "%.1f", $0.tokensPerSecond), String(format: "%.2f", $0.averageInFlight)]
+                })
+                print("")
+                Output.table(["MODEL", "TOKENS", "COST", "COST/1M", "CHARGED", "MARGIN"], report.models.map {
+                    [$0.model, "\($0.tokens)", Micros.format($0.costMicros, places: 2), $0.costPerMillionMicros.map { Micros.format($0, places: 4) } ?? "-",
+                     Micros.format($0.chargedMicros, places: 2), Micros.format($0.marginMicros, places: 2)]
+                })
             }
         }
     }

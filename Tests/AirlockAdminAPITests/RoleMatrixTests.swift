@@ -125,7 +125,8 @@ import Testing
             return Plan(body: json(["secret": "not-a-key"]), status: 400)
         case (.patch, "/admin/v1/envs/{env}"): return Plan(body: #"{"zone":null}"#, status: 200)
         case (.get, "/admin/v1/upgrades"): return Plan()
-        case (.get, "/admin/v1/prices"), (.get, "/admin/v1/usage/report"), (.get, "/admin/v1/guardrails"): return Plan()
+        case (.get, "/admin/v1/prices"), (.get, "/admin/v1/usage/report"), (.get, "/admin/v1/guardrails"), (.get, "/admin/v1/usage/finops"):
+            return Plan()
         case (.put, "/admin/v1/orgs/{org}/guardrail"): return Plan(body: json(["monthly_tokens": 1_000_000]), status: 200)
         case (.post, "/admin/v1/prices"):
             // Each caller allowed to add a version starts its own, later than the one before.

@@ -202,6 +202,22 @@ final class ReconcileFixture: Sendable {
         #expect(try Tampering.count(databasePath: f.store.path, "SELECT count(*) FROM usage_ledger") == 4)
     }
 
+    @Test func aSummaryTableThatDriftedFromTheLedgerIsRewrittenFromIt() async throws {
+        let f = try ReconcileFixture()
+        try await f.serve(6)
+        // usage_daily is derived, not evidence: no trigger guards it, reconciliation does.
+        try Tampering.run(databasePath: f.store.path, table: "usage_daily", "UPDATE usage_daily SET total_tokens = total_tokens + 7")
+        let found = try await f.reconciliation().reconcile(repair: false, actor: "test")
+        #expect(found.outcome == .drift && found.summaryDays.count == 1 && !found.summariesRepaired)
+        let repaired = try await f.reconciliation().reconcile(repair: true, actor: "test")
+        #expect(repaired.outcome == .repaired && repaired.summariesRepaired)
+        #expect(try await f.reconciliation().reconcile(repair: true, actor: "test").outcome == .clean)
+        #expect(try Tampering.count(databasePath: f.store.path, "SELECT sum(total_tokens) FROM usage_daily")
+            == (try Tampering.count(databasePath: f.store.path, "SELECT sum(total_tokens) FROM usage_ledger")))
+        #expect(try Tampering.count(databasePath: f.store.path, "SELECT sum(total_tokens) FROM usage_monthly")
+            == (try Tampering.count(databasePath: f.store.path, "SELECT sum(total_tokens) FROM usage_ledger")))
+    }
+
     @Test func theCountersHeldByOneProcessAreRefusedToAnExclusiveOpener() throws {
         let f = try ReconcileFixture()
         #expect(throws: CountersInUse.self) { _ = try CounterStore(dataDirectory: f.dir.path, exclusive: true) }

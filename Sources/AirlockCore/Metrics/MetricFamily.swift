@@ -60,6 +60,9 @@ extension MetricFamily {
     public static let nodeGPUTemperature = MetricFamily(
         "airlock_node_gpu_temperature_max_celsius", .gauge, labels: ["node"],
         help: "The node's hottest GPU at its last metrics report.")
+    public static let nodeGPUUtilisation = MetricFamily(
+        "airlock_node_gpu_utilisation_ratio", .gauge, labels: ["node"],
+        help: "The node's GPUs' mean utilisation (0-1) at its last metrics report.")
     public static let nodeGPUMemoryUsed = MetricFamily(
         "airlock_node_gpu_memory_used_bytes", .gauge, labels: ["node"],
         help: "GPU memory in use on the node, summed over its GPUs, at its last metrics report.")
@@ -85,7 +88,7 @@ extension MetricFamily {
     /// Every metric, in the order the docs list them.
     public static let all: [MetricFamily] = [
         requests, tokens, admissionRefusals, schedulerDecisions, failovers, ledgerAppend, ledgerAppendFailures,
-        nodeState, nodeInFlight, nodeTokensPerSecond, nodeGPUTemperature, nodeGPUMemoryUsed, nodeGPUMemoryTotal,
+        nodeState, nodeInFlight, nodeTokensPerSecond, nodeGPUTemperature, nodeGPUUtilisation, nodeGPUMemoryUsed, nodeGPUMemoryTotal,
         ledgerRows, ledgerCommits, ledgerBatchRows, licenseState, licenseRemaining,
     ]
 

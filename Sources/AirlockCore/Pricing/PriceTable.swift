@@ -44,20 +44,38 @@ public struct PriceTable: Codable, Sendable, Equatable {
     public var freeTokensPerMonth: Int64
     /// Price of one capacity unit (1 guaranteed token/s) held for one hour, in micro-units.
     public var reservedCapacityUnitHour: Int64
+    /// FinOps (seed 004 § 43): what running one node for an hour costs the appliance's owner, in
+    /// micro-units, by node name, name prefix ending in `*` (`h100-*`: a node type by naming
+    /// convention) or `default`. Internal cost, never charged to an org.
+    public var nodeHourCosts: [String: Int64]
 
     enum CodingKeys: String, CodingKey {
         case currency, models, zoneMultipliersPPM = "zone_multipliers_ppm", orgs
         case freeTokensPerMonth = "free_tokens_per_month", reservedCapacityUnitHour = "reserved_cu_hour_micros"
+        case nodeHourCosts = "node_hour_cost_micros"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        currency = try container.decode(String.self, forKey: .currency)
+        models = try container.decode([String: ModelPrice].self, forKey: .models)
+        zoneMultipliersPPM = try container.decode([String: Int64].self, forKey: .zoneMultipliersPPM)
+        orgs = try container.decode([String: OrgTerms].self, forKey: .orgs)
+        freeTokensPerMonth = try container.decode(Int64.self, forKey: .freeTokensPerMonth)
+        reservedCapacityUnitHour = try container.decode(Int64.self, forKey: .reservedCapacityUnitHour)
+        nodeHourCosts = try container.decodeIfPresent([String: Int64].self, forKey: .nodeHourCosts) ?? [:]
     }
 
     public init(currency: String, models: [String: ModelPrice], zoneMultipliersPPM: [String: Int64] = [:],
-                orgs: [String: OrgTerms] = [:], freeTokensPerMonth: Int64 = 0, reservedCapacityUnitHour: Int64 = 0) {
+                orgs: [String: OrgTerms] = [:], freeTokensPerMonth: Int64 = 0, reservedCapacityUnitHour: Int64 = 0,
+                nodeHourCosts: [String: Int64] = [:]) {
         self.currency = currency
         self.models = models
         self.zoneMultipliersPPM = zoneMultipliersPPM
         self.orgs = orgs
         self.freeTokensPerMonth = freeTokensPerMonth
         self.reservedCapacityUnitHour = reservedCapacityUnitHour
+        self.nodeHourCosts = nodeHourCosts
     }
 
     /// Ceilings that keep every cost computation inside 128-bit integers with room to spare and
@@ -86,6 +104,16 @@ public struct PriceTable: Codable, Sendable, Equatable {
         guard (0...Self.maxPricePerMillion).contains(reservedCapacityUnitHour) else {
             throw .invalid("the reserved capacity price must be between 0 and 1,000,000 per CU-hour")
         }
+        for (pattern, cost) in nodeHourCosts {
+            let name = pattern.hasSuffix("*") ? String(pattern.dropLast()) : pattern
+            guard !name.isEmpty, name.count <= 64, !name.contains("*"),
+                  name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.:".contains($0)) }) else {
+                throw .invalid("node cost '\(pattern.clipped(to: 80))': a node name, a prefix ending in *, or default")
+            }
+            guard (0...Self.maxPricePerMillion).contains(cost) else {
+                throw .invalid("node cost '\(pattern.clipped(to: 80))' must be between 0 and 1,000,000 an hour")
+            }
+        }
     }
 
     private static func check(_ price: ModelPrice, _ what: String) throws(PriceTableError) {
@@ -105,5 +133,15 @@ public enum PriceTableError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self { case let .invalid(message): message }
+    }
+}
+
+extension PriceTable {
+    /// What one hour of `node` costs: its own entry, else the longest matching prefix, else
+    /// `default`, else nothing.
+    public func hourCost(of node: String) -> Int64 {
+        if let exact = nodeHourCosts[node] { return exact }
+        let prefixes = nodeHourCosts.filter { $0.key.hasSuffix("*") && node.hasPrefix(String($0.key.dropLast())) }
+        return prefixes.max { $0.key.count < $1.key.count }?.value ?? nodeHourCosts["default"] ?? 0
     }
 }

@@ -85,12 +85,16 @@ public struct ReconciliationReport: Codable, Sendable, Equatable {
     public var countersRepaired: Bool
     public var chains: [ChainCheck]
     public var licenseReports: [LicenseReportCheck]
+    /// UTC days (`2026-12-05`, the last 31) on which `usage_daily` was not the ledger summed —
+    /// derived data, rewritten from the ledger when repairing.
+    public var summaryDays: [String]
+    public var summariesRepaired: Bool
     /// What was found and cannot be repaired automatically, in words.
     public var unrepairable: [String]
     public var outcome: Outcome
 
     public init(checkedAt: UnixMillis, ledgerRows: Int, scopesChecked: Int, counterDrift: [CounterDrift], countersRepaired: Bool,
-                chains: [ChainCheck], licenseReports: [LicenseReportCheck]) {
+                chains: [ChainCheck], licenseReports: [LicenseReportCheck], summaryDays: [String] = [], summariesRepaired: Bool = false) {
         self.checkedAt = checkedAt
         self.ledgerRows = ledgerRows
         self.scopesChecked = scopesChecked
@@ -98,12 +102,16 @@ public struct ReconciliationReport: Codable, Sendable, Equatable {
         self.countersRepaired = countersRepaired
         self.chains = chains
         self.licenseReports = licenseReports
+        self.summaryDays = summaryDays
+        self.summariesRepaired = summariesRepaired
         unrepairable = chains.filter { !$0.intact }.map {
             "\($0.chain) is broken at seq \($0.breakSeq ?? 0): \($0.detail ?? "")"
         } + licenseReports.filter { !$0.matches }.map {
             "licence report \($0.period ?? "?") (audit seq \($0.auditSeq)) disagrees with the ledger: \($0.differences.joined(separator: "; "))"
         }
-        outcome = !unrepairable.isEmpty ? .failed : counterDrift.isEmpty ? .clean : countersRepaired ? .repaired : .drift
+        let countersFine = counterDrift.isEmpty || countersRepaired, summariesFine = summaryDays.isEmpty || summariesRepaired
+        outcome = !unrepairable.isEmpty ? .failed : counterDrift.isEmpty && summaryDays.isEmpty ? .clean
+            : countersFine && summariesFine ? .repaired : .drift
     }
 
     /// Whether the appliance is as it should be now: `clean` or `repaired`.
