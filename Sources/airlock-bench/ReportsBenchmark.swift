@@ -59,7 +59,7 @@ struct ReportsBenchmark: AsyncParsableCommand {
             print(name.padding(toLength: 49, withPad: " ", startingAt: 0) + String(format: "%-10.4f", best) + "\(lines)")
             return best
         }
-        let direct = try await reader.read { db in
+        let direct = try reader.read { db in
             try Row.fetchOne(db, sql: "SELECT count(*) AS n, sum(total_tokens) AS t, sum(cost_micros) AS c FROM usage_ledger WHERE ts >= ? AND ts < ? AND org_id = ?",
                              arguments: [from.value, to.value, org.rawValue])!
         }
@@ -82,7 +82,7 @@ struct ReportsBenchmark: AsyncParsableCommand {
             }.lines.count
         }
         let scan = try await measure("baseline: org-month summed from usage_ledger") {
-            try await reader.read { db in
+            try reader.read { db in
                 try Row.fetchAll(db, sql: """
                     SELECT model, count(*), sum(prompt_tokens), sum(completion_tokens), sum(total_tokens), sum(cost_micros)
                     FROM usage_ledger WHERE ts >= ? AND ts < ? AND org_id = ? GROUP BY model
