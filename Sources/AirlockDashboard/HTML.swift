@@ -63,7 +63,8 @@ public enum HTML {
         var nav = ""
         if let principal {
             let items: [(String, String, Permission?)] = [
-                ("/", "Overview", .readUsage), ("/usage", "Usage", .readUsage), ("/tenants", "Tenants", .readTenancy),
+                ("/", "Overview", .readUsage), ("/usage", "Usage", .readUsage), ("/chargeback", "Chargeback", .readUsage),
+                ("/tenants", "Tenants", .readTenancy),
                 ("/nodes", "Nodes", .readInfrastructure), ("/models", "Models", .readTenancy),
                 ("/license", "Licence", .readInfrastructure), ("/upgrades", "Upgrades", .readAudit), ("/audit", "Audit log", .readAudit),
                 ("/users", "Users", .manageUsers),

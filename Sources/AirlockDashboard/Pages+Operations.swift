@@ -55,7 +55,7 @@ extension Dashboard {
         },
     ] }
 
-    static var pages: [DashboardPage] { sessionPages + recordPages + tenantPages + limitPages + operationPages + upgradePages }
+    static var pages: [DashboardPage] { sessionPages + recordPages + chargebackPages + tenantPages + limitPages + operationPages + upgradePages }
 
     private func nodes(_ call: PageCall) async throws -> Response {
         let manage = call.principal.may(.manageInfrastructure)

@@ -35,7 +35,7 @@ struct GuardrailCommand: AsyncParsableCommand {
                 let guardrail = try await global.admin().setGuardrail(org: org, monthlySpend: spend, monthlyTokens: monthlyTokens,
                                                                       onExceed: warnOnly ? .warn : .refuse, by: global.actor)
                 if global.json { return Output.json(guardrail) }
-                print("guardrail set for \(org): \(GuardrailText.caps(guardrail)), past the cap: \(warnOnly ? "warn" : "refuse")")
+                print("guardrail set for \(org): \(guardrail?.capsDescription ?? "-"), past the cap: \(warnOnly ? "warn" : "refuse")")
             }
         }
     }
@@ -63,18 +63,10 @@ struct GuardrailCommand: AsyncParsableCommand {
                 let budgets = try await global.admin().budgets()
                 if global.json { return Output.json(budgets) }
                 Output.table(["ORG", "CAPS", "PAST CAP", "TOKENS", "SPEND", "USED", "STATE"], budgets.map {
-                    [$0.orgName, GuardrailText.caps($0.guardrail), $0.guardrail.onExceed.rawValue, "\($0.tokens)",
+                    [$0.orgName, $0.guardrail.capsDescription, $0.guardrail.onExceed.rawValue, "\($0.tokens)",
                      Micros.format($0.costMicros, places: 2), "\($0.percentUsed)%", $0.level.rawValue]
                 })
             }
         }
-    }
-}
-
-enum GuardrailText {
-    static func caps(_ guardrail: OrgGuardrail?) -> String {
-        guard let guardrail else { return "-" }
-        return [guardrail.monthlySpendMicros.map { "spend \(Micros.format($0, places: 2))" },
-                guardrail.monthlyTokens.map { "\($0) tokens" }].compactMap { $0 }.joined(separator: ", ")
     }
 }

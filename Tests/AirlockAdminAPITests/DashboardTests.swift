@@ -39,7 +39,7 @@ import Testing
         let f = try await AdminAPIFixture()
         try await withDashboard(f) { client in
             let admin = try await client.signIn(as: .admin)
-            for path in ["/", "/usage", "/tenants", "/tenants/\(f.seed.acme.id.rawValue)", "/nodes", "/models", "/license", "/upgrades", "/audit", "/users",
+            for path in ["/", "/usage", "/chargeback", "/chargeback.csv", "/tenants", "/tenants/\(f.seed.acme.id.rawValue)", "/nodes", "/models", "/license", "/upgrades", "/audit", "/users",
                          "/limits/env/\(f.seed.acmeEnv.id.rawValue)", "/login"] {
                 let page = try await client.send(.get, path, as: admin)
                 #expect(page.status == .ok, "\(path) → \(page.code)")
@@ -121,6 +121,24 @@ import Testing
             let otherKey = try await form(client, "/keys/\(f.seed.globexKey)/revoke", ["csrf": csrf(orgAdmin)], as: orgAdmin)
             #expect(otherKey.status == .notFound)
             #expect(try await f.actions.key(f.seed.globexKey).key.status == .active)
+        }
+    }
+
+    @Test func theChargebackPageShowsOnlyAnOrgAdminsOwnOrgAndRefusesBadPeriods() async throws {
+        let f = try await AdminAPIFixture()
+        _ = try await f.actions.setGuardrail(org: "globex", monthlySpend: nil, monthlyTokens: 1_000, onExceed: .refuse, by: AdminActor("test"))
+        try await withDashboard(f) { client in
+            let admin = try await client.signIn(as: .admin)
+            let all = try await client.send(.get, "/chargeback?group_by=org,model", as: admin)
+            #expect(all.status == .ok && all.text.contains("id=\"chargeback-head\"") && all.text.contains("ledger head"))
+            #expect(all.text.contains("globex") && all.text.contains("1000 tokens"), "the monthly caps table")
+            let orgAdmin = try await client.signIn(as: .orgAdmin)
+            let own = try await client.send(.get, "/chargeback", as: orgAdmin)
+            #expect(own.status == .ok && !own.text.contains("globex"))
+            let reversed = try await client.send(.get, "/chargeback?from=2027-02-01&to=2027-01-01", as: admin)
+            #expect(reversed.status == .badRequest)
+            let unknown = try await client.send(.get, "/chargeback?group_by=customer", as: admin)
+            #expect(unknown.status == .badRequest)
         }
     }
 

@@ -361,6 +361,14 @@ class DashboardTest(unittest.TestCase):
         self.assertIn("sim-a", source)
         self.shot("nodes")
 
+        # The chargeback report holds the request test_3 sent, from the ledger.
+        self.open("/chargeback?group_by=org,model")
+        self.assert_page_sane("Chargeback")
+        rows = self.table_rows("#chargeback-table")
+        self.assertTrue(rows and all(int(row[2]) >= 1 for row in rows), rows)
+        self.assertIn("ledger head", self.one("#chargeback-head").text)
+        self.shot("chargeback")
+
         self.open("/models")
         self.assert_page_sane("Models")
         self.assertEqual(len(self.all("form#add-model")), 1)

@@ -28,6 +28,12 @@ public struct OrgGuardrail: Codable, Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 
+    /// `spend 2500.00, 1000000 tokens`: the caps for people.
+    public var capsDescription: String {
+        [monthlySpendMicros.map { "spend " + Micros.format($0, places: 2) }, monthlyTokens.map { "\($0) tokens" }]
+            .compactMap { $0 }.joined(separator: ", ")
+    }
+
     /// The warning threshold, in percent of the cap.
     public static let warningPercent: Int64 = 80
 
