@@ -221,9 +221,16 @@ class UpgradeTest(unittest.TestCase):
         return os.readlink(os.path.join(self.prefix, "current"))
 
     def chat(self):
+        """One served request, returned once its ledger row is committed: rows are appended off
+        the response path, and the tests count them right after."""
+        before = len(self.usage_ids())
         client = openai.OpenAI(base_url=self.app.base + "/v1", api_key=self.key, max_retries=0,
                                http_client=openai.DefaultHttpxClient(verify=self.app.ca_file))
-        return client.chat.completions.create(model="sim-up", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+        answer = client.chat.completions.create(model="sim-up", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+        deadline = time.time() + 10
+        while len(self.usage_ids()) <= before and time.time() < deadline:
+            time.sleep(0.05)
+        return answer
 
     def ledger_verified(self):
         result = self.airlock("--json", "ledger", "verify")
