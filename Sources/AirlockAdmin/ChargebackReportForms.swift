@@ -56,7 +56,7 @@ public enum ReportCSV {
             rows.append("reservation_org_id,reservation_org,model,capacity_unit_hours,cost")
             for charge in report.reservations {
                 rows.append([CSVField.safe(charge.orgID), CSVField.safe(charge.orgName), CSVField.safe(charge.model),
-                             Micros.format(charge.capacityUnitMillis * 10 / 36, places: 3), Micros.format(charge.costMicros, places: 6)]
+                             Micros.format(Micros.hours(fromMillis: charge.capacityUnitMillis), places: 3), Micros.format(charge.costMicros, places: 6)]
                     .joined(separator: ","))
             }
         }
@@ -77,13 +77,7 @@ extension ReportDimension {
     }
 
     func cells(_ line: ChargebackReport.Line) -> [String] {
-        switch self {
-        case .org: [line.orgID ?? "", line.orgName ?? ""]
-        case .env: [line.envID ?? "", line.envName ?? ""]
-        case .key: [line.keyID ?? "", line.keyName ?? ""]
-        case .model: [line.model ?? ""]
-        case .zone: [line.zone ?? ""]
-        case .day: [line.day ?? ""]
-        }
+        let (id, name) = line.value(self)
+        return csvColumns.count == 2 ? [id ?? "", name ?? ""] : [id ?? ""]
     }
 }

@@ -17,7 +17,7 @@ public final class LimitPolicy: Sendable {
     }
 
     /// Keyed by value, so a lookup on the request path builds no string.
-    private struct ReservationKey: Hashable, Sendable {
+    struct ReservationKey: Hashable, Sendable {
         var org: OrgID
         var model: String
     }

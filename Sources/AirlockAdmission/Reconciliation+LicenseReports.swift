@@ -48,10 +48,10 @@ extension Reconciliation {
                 return .init(auditSeq: record.seq, issuedAt: entry.timestamp, period: nil, headSeq: stated.headSeq, differences: differences)
             }
             let month = UTCCalendar.month(containing: UTCCalendar.day(of: first.timestamp))
-            let (lines, rows) = try reader.usageLines(from: UnixMillis(month.lowerBound * UTCCalendar.millisPerDay),
-                                                      to: UnixMillis(month.upperBound * UTCCalendar.millisPerDay), throughSeq: stated.headSeq)
-            if rows != stated.rows { differences.append("rows: reported \(stated.rows), ledger \(rows)") }
-            differences += Self.differences(stated: stated.lines, ledger: lines)
+            let recomputed = try reader.usageSummary(from: UnixMillis(month.lowerBound * UTCCalendar.millisPerDay),
+                                                     to: UnixMillis(month.upperBound * UTCCalendar.millisPerDay), throughSeq: stated.headSeq)
+            if recomputed.rows != stated.rows { differences.append("rows: reported \(stated.rows), ledger \(recomputed.rows)") }
+            differences += Self.differences(stated: stated.lines, ledger: recomputed.lines)
             return .init(auditSeq: record.seq, issuedAt: entry.timestamp, period: String(UTCCalendar.isoDate(month.lowerBound).prefix(7)),
                          headSeq: stated.headSeq, differences: differences)
         }

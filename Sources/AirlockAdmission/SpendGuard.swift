@@ -22,7 +22,7 @@ public final class SpendGuard: Sendable {
     private struct State {
         var budgets: [OrgID: OrgBudget] = [:]
         /// Models each org holds reserved capacity for: that traffic is never refused here.
-        var reserved: Set<String> = []
+        var reserved: Set<LimitPolicy.ReservationKey> = []
         /// (org, month, level) already in the audit log, so each crossing is audited once.
         var audited: Set<String> = []
     }
@@ -41,7 +41,7 @@ public final class SpendGuard: Sendable {
     public func refresh() async throws {
         let now = clock.now()
         let (budgets, reserved) = try await store.read { reader in
-            (try reader.budgets(at: now), Set(try reader.reservations().map { "\($0.orgID.rawValue)|\($0.model)" }))
+            (try reader.budgets(at: now), Set(try reader.reservations().map { LimitPolicy.ReservationKey(org: $0.orgID, model: $0.model) }))
         }
         let alreadyAudited = state.withLock { $0.audited }
         var newlyAudited: Set<String> = []
@@ -68,7 +68,7 @@ public final class SpendGuard: Sendable {
         state.withLock { state in
             guard let budget = state.budgets[org], budget.level != .ok else { return .allow }
             let used = "\(budget.percentUsed)% of its monthly cap"
-            if budget.level == .exceeded, budget.guardrail.onExceed == .refuse, !state.reserved.contains("\(org.rawValue)|\(model)") {
+            if budget.level == .exceeded, budget.guardrail.onExceed == .refuse, !state.reserved.contains(LimitPolicy.ReservationKey(org: org, model: model)) {
                 return .refuse("This organization has used \(used); serverless requests are refused until next month or until an administrator raises the cap.")
             }
             return .warn("org at \(used)")

@@ -37,12 +37,12 @@ extension Dashboard {
             <button type="submit">Show</button></form>
             """
         let rows = report.lines.map { line in
-            query.groupBy.map { HTML.text(Self.label($0, line)) }
+            query.groupBy.map { HTML.text(line.label($0)) }
                 + ["\(line.requests)", "\(line.totalTokens)", HTML.text(money(line.costMicros))]
         }
         let headers = query.groupBy.map(\.rawValue) + ["requests", "tokens", "cost"]
         let reservations = report.reservations.map {
-            [HTML.text($0.orgName.isEmpty ? $0.orgID : $0.orgName), HTML.text($0.model), Micros.format($0.capacityUnitMillis * 10 / 36, places: 1),
+            [HTML.text($0.orgName.isEmpty ? $0.orgID : $0.orgName), HTML.text($0.model), Micros.format(Micros.hours(fromMillis: $0.capacityUnitMillis), places: 1),
              HTML.text(money($0.costMicros))]
         }
         let budgets = try await api.actions.budgets().filter { call.principal.sees(org: $0.guardrail.orgID) }.map {
@@ -61,17 +61,5 @@ extension Dashboard {
             + "<h2>Monthly caps</h2>" + HTML.table(id: "budgets", ["org", "caps", "used", "level", "past the cap"], budgets,
                                                   empty: "No org has a monthly cap (airlock guardrail set).")
         return call.page("Chargeback", active: "/chargeback", body)
-    }
-
-    private static func label(_ dimension: ReportDimension, _ line: ChargebackReport.Line) -> String {
-        let named: (String?, String?) -> String = { name, id in (name?.isEmpty == false ? name : id) ?? "-" }
-        return switch dimension {
-        case .org: named(line.orgName, line.orgID)
-        case .env: named(line.envName, line.envID)
-        case .key: named(line.keyName, line.keyID)
-        case .model: line.model ?? "-"
-        case .zone: line.zone ?? "-"
-        case .day: line.day ?? "-"
-        }
     }
 }

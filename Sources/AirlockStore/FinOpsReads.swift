@@ -23,23 +23,26 @@ extension TenancyReader {
             start[name] = max(created, from.value)
             if (row["status"] as String) != "revoked" { nodeNames.insert(name) }
         }
-        var nodeCost: [String: Int64] = [:]
+        var perNode: [String: (requests: Int64, tokens: Int64, busy: Int64)] = [:]
+        for row in served {
+            let sums = perNode[row["node"], default: (0, 0, 0)]
+            perNode[row["node"]] = (sums.requests + row["requests"], sums.tokens + row["tokens"], sums.busy + row["busy"])
+        }
         let nodes = nodeNames.sorted().map { name -> FinOpsReport.NodeLine in
-            let rows = served.filter { ($0["node"] as String) == name }
+            let sums = perNode[name] ?? (0, 0, 0)
             let begin = start[name] ?? from.value
-            let cost = Self.nodeCost(name, from: begin, to: to.value, book: book)
-            nodeCost[name] = cost
-            let tokens = rows.reduce(Int64(0)) { $0 + ($1["tokens"] as Int64) }
-            let busy = rows.reduce(Int64(0)) { $0 + ($1["busy"] as Int64) }
-            return .init(node: name, heldMillis: to.value - begin, costMicros: cost, requests: rows.reduce(0) { $0 + ($1["requests"] as Int64) },
-                         tokens: tokens, tokensPerSecond: Double(tokens) / seconds, averageInFlight: Double(busy) / 1000 / seconds)
+            return .init(node: name, heldMillis: to.value - begin, costMicros: Self.nodeCost(name, from: begin, to: to.value, book: book),
+                         requests: sums.requests, tokens: sums.tokens, tokensPerSecond: Double(sums.tokens) / seconds,
+                         averageInFlight: Double(sums.busy) / 1000 / seconds)
         }
         // Each node's cost shared among the models it served, by tokens.
-        let nodeTokens = Dictionary(nodes.map { ($0.node, $0.tokens) }, uniquingKeysWith: +)
+        let nodeCost = Dictionary(nodes.map { ($0.node, $0.costMicros) }, uniquingKeysWith: +)
         var modelCost: [String: Int128] = [:], modelTokens: [String: Int64] = [:], charged: [String: Int64] = [:]
         for row in served {
             let (node, model, tokens): (String, String, Int64) = (row["node"], row["model"], row["tokens"])
-            if let total = nodeTokens[node], total > 0 { modelCost[model, default: 0] += Int128(nodeCost[node] ?? 0) * Int128(tokens) * 1_000 / Int128(total) }
+            if let total = perNode[node]?.tokens, total > 0 {
+                modelCost[model, default: 0] += Int128(nodeCost[node] ?? 0) * Int128(tokens) * 1_000 / Int128(total)
+            }
             modelTokens[model, default: 0] += tokens
             charged[model, default: 0] += row["charged"] as Int64
         }

@@ -255,15 +255,6 @@ public struct UsageTally: Sendable {
 extension Store {
     /// Ledger rows with `ts >= since`, oldest first, for rebuilding counters (uses the ts index).
     public func usageTallies(since: UnixMillis) async throws -> [UsageTally] {
-        try await wrapErrors {
-            try await pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT ts, org_id, env_id, key_id, total_tokens FROM usage_ledger WHERE ts >= ? ORDER BY ts",
-                                 arguments: [since.value]).map { row in
-                    UsageTally(timestamp: UnixMillis(row["ts"] as Int64), orgID: OrgID(unchecked: row["org_id"]),
-                               envID: EnvID(unchecked: row["env_id"]), keyID: KeyID(unchecked: row["key_id"]),
-                               totalTokens: row["total_tokens"])
-                }
-            }
-        }
+        try await usageSpans(since: since).map(\.tally)
     }
 }

@@ -35,23 +35,4 @@ extension TenancyReader {
             (UnixMillis($0["ts"] as Int64), $0["hash"] as String)
         }
     }
-
-    /// The lines of `usageSummary(from:to:)` as they stood when the ledger's head was
-    /// `throughSeq`: rows appended later, even inside the range, are left out — what a licence
-    /// report issued at that head stated, recomputed. Grouped by org id and model only (an org
-    /// renamed since keeps its lines).
-    public func usageLines(from: UnixMillis, to: UnixMillis, throughSeq: Int64) throws -> (lines: [UsageSummary.Line], rows: Int64) {
-        let lines = try Row.fetchAll(db, sql: """
-            SELECT org_id, model, count(*) AS requests, sum(prompt_tokens) AS prompt_tokens,
-                   sum(completion_tokens) AS completion_tokens, sum(total_tokens) AS total_tokens,
-                   sum(token_source = 'estimated') AS estimated
-            FROM usage_ledger WHERE ts >= ? AND ts < ? AND seq <= ?
-            GROUP BY org_id, model ORDER BY org_id, model
-            """, arguments: [from.value, to.value, throughSeq]).map { row in
-            UsageSummary.Line(orgID: row["org_id"], orgName: "", model: row["model"], requests: row["requests"],
-                              promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"],
-                              totalTokens: row["total_tokens"], estimatedRequests: row["estimated"])
-        }
-        return (lines, lines.reduce(0) { $0 + $1.requests })
-    }
 }

@@ -29,8 +29,13 @@ enum UsageDaily {
 
         mutating func add(_ other: Sums) {
             requests += other.requests
+            prompt += other.prompt
+            completion += other.completion
             total += other.total
             cost += other.cost
+            estimated += other.estimated
+            firstSeq = min(firstSeq, other.firstSeq)
+            lastSeq = max(lastSeq, other.lastSeq)
         }
     }
 

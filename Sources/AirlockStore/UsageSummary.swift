@@ -2,22 +2,25 @@ import AirlockCore
 import GRDB
 
 extension TenancyReader {
-    /// Totals for rows with `from` ≤ ts < `to` (Unix milliseconds), by org and model.
-    public func usageSummary(from: UnixMillis, to: UnixMillis) throws -> UsageSummary {
+    /// Totals for rows with `from` ≤ ts < `to` (Unix milliseconds), by org and model. With
+    /// `throughSeq`, only rows up to that seq: what a report issued at that head stated, as
+    /// reconciliation recomputes it (rows appended later, even inside the range, left out).
+    public func usageSummary(from: UnixMillis, to: UnixMillis, throughSeq: Int64 = .max) throws -> UsageSummary {
         let lines = try Row.fetchAll(db, sql: """
             SELECT l.org_id, COALESCE(o.name, '') AS org_name, l.model, count(*) AS requests,
                    sum(l.prompt_tokens) AS prompt_tokens, sum(l.completion_tokens) AS completion_tokens,
                    sum(l.total_tokens) AS total_tokens, sum(l.token_source = 'estimated') AS estimated
             FROM usage_ledger l LEFT JOIN orgs o ON o.id = l.org_id
-            WHERE l.ts >= ? AND l.ts < ?
+            WHERE l.ts >= ? AND l.ts < ? AND l.seq <= ?
             GROUP BY l.org_id, l.model ORDER BY org_name, l.org_id, l.model
-            """, arguments: [from.value, to.value]).map { row in
+            """, arguments: [from.value, to.value, throughSeq]).map { row in
             UsageSummary.Line(orgID: row["org_id"], orgName: row["org_name"], model: row["model"], requests: row["requests"],
                               promptTokens: row["prompt_tokens"], completionTokens: row["completion_tokens"],
                               totalTokens: row["total_tokens"], estimatedRequests: row["estimated"])
         }
-        let range = try Row.fetchOne(db, sql: "SELECT count(*) AS n, min(seq) AS first, max(seq) AS last FROM usage_ledger WHERE ts >= ? AND ts < ?",
-                                     arguments: [from.value, to.value])
+        let range = try Row.fetchOne(db, sql: """
+            SELECT count(*) AS n, min(seq) AS first, max(seq) AS last FROM usage_ledger WHERE ts >= ? AND ts < ? AND seq <= ?
+            """, arguments: [from.value, to.value, throughSeq])
         let head = try ChainHead.read(table: "usage_ledger", db: db)
         return UsageSummary(lines: lines, rows: range?["n"] ?? 0, firstSeq: range?["first"], lastSeq: range?["last"],
                             headSeq: head.seq, headHash: head.hash)

@@ -10,10 +10,5 @@ extension DaemonAdmin {
                                      "on_exceed": onExceed.rawValue], decoder: JSONDecoder())
     }
 
-    func budgets() async throws -> [OrgBudget] {
-        let page: BudgetPage = try await call(.GET, "/admin/v1/guardrails?limit=1000", decoder: JSONDecoder())
-        return page.data
-    }
-
-    private struct BudgetPage: Decodable { var data: [OrgBudget] }
+    func budgets() async throws -> [OrgBudget] { try await snakeCaseList("/admin/v1/guardrails", what: "guardrails") }
 }

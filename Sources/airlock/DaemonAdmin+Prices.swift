@@ -12,14 +12,18 @@ extension DaemonAdmin {
         return try await call(.POST, "/admin/v1/prices", body, decoder: JSONDecoder())
     }
 
-    func priceVersions() async throws -> [PriceVersionView] {
-        let page: PricePage = try await call(.GET, "/admin/v1/prices?limit=1000", decoder: JSONDecoder())
-        guard !page.hasMore else { throw AirlockError.invalidArgument("more than 1000 price versions: read them with the admin API") }
+    func priceVersions() async throws -> [PriceVersionView] { try await snakeCaseList("/admin/v1/prices", what: "price versions") }
+
+    /// One page of up to 1000 items whose coding keys are the API's own snake_case names (the
+    /// transport's key conversion would turn `effective_from` into a key they do not have).
+    func snakeCaseList<T: Decodable>(_ path: String, what: String) async throws -> [T] {
+        let page: SnakeCasePage<T> = try await call(.GET, path + "?limit=1000", decoder: JSONDecoder())
+        guard !page.hasMore else { throw AirlockError.invalidArgument("more than 1000 \(what): read them with the admin API") }
         return page.data
     }
 
-    private struct PricePage: Decodable {
-        var data: [PriceVersionView]
+    private struct SnakeCasePage<T: Decodable>: Decodable {
+        var data: [T]
         var hasMore: Bool
 
         enum CodingKeys: String, CodingKey { case data, hasMore = "has_more" }

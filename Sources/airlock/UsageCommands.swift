@@ -60,7 +60,7 @@ extension UsageCommand {
                 Output.fields([("period", "\(report.from) – \(report.to)"), ("currency", report.currency ?? "(no prices)")])
                 print("")
                 Output.table(["NODE", "HOURS", "COST", "REQUESTS", "TOKENS/S", "AVG IN FLIGHT"], report.nodes.map {
-                    [$0.node, Micros.format($0.heldMillis * 10 / 36, places: 1), Micros.format($0.costMicros, places: 2), "\($0.requests)",
+                    [$0.node, Micros.format(Micros.hours(fromMillis: $0.heldMillis), places: 1), Micros.format($0.costMicros, places: 2), "\($0.requests)",
                      String(format: "%.1f", $0.tokensPerSecond), String(format: "%.2f", $0.averageInFlight)]
                 })
                 print("")
@@ -87,8 +87,9 @@ enum ReportTable {
         let dimensions = report.groupBy
         let header = dimensions.map { $0.rawValue.uppercased() } + ["REQUESTS", "PROMPT", "COMPLETION", "TOTAL TOKENS", "COST"]
         var rows = report.lines.map { line in
-            dimensions.map { label($0, line) } + ["\(line.requests)", "\(line.promptTokens)", "\(line.completionTokens)",
-                                                  "\(line.totalTokens)", Micros.format(line.costMicros, places: 2)]
+            dimensions.map { line.label($0).controlCharactersReplaced.clipped(to: 60) }
+                + ["\(line.requests)", "\(line.promptTokens)", "\(line.completionTokens)", "\(line.totalTokens)",
+                   Micros.format(line.costMicros, places: 2)]
         }
         let totals = report.totals
         rows.append(dimensions.enumerated().map { $0.offset == 0 ? "TOTAL" : "" }
@@ -98,20 +99,8 @@ enum ReportTable {
         guard !report.reservations.isEmpty else { return }
         Swift.print("")
         Output.table(["RESERVED: ORG", "MODEL", "CU-HOURS", "COST"], report.reservations.map {
-            [$0.orgName.isEmpty ? $0.orgID : $0.orgName, $0.model, Micros.format($0.capacityUnitMillis * 10 / 36, places: 2),
+            [$0.orgName.isEmpty ? $0.orgID : $0.orgName, $0.model, Micros.format(Micros.hours(fromMillis: $0.capacityUnitMillis), places: 2),
              Micros.format($0.costMicros, places: 2)]
         })
-    }
-
-    private static func label(_ dimension: ReportDimension, _ line: ChargebackReport.Line) -> String {
-        let text: String? = switch dimension {
-        case .org: line.orgName.flatMap { $0.isEmpty ? nil : $0 } ?? line.orgID
-        case .env: line.envName.flatMap { $0.isEmpty ? nil : $0 } ?? line.envID
-        case .key: line.keyName.flatMap { $0.isEmpty ? nil : $0 } ?? line.keyID
-        case .model: line.model
-        case .zone: line.zone
-        case .day: line.day
-        }
-        return (text ?? "-").controlCharactersReplaced.clipped(to: 60)
     }
 }

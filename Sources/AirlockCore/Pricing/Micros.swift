@@ -29,16 +29,19 @@ public enum Micros {
         return sign + String(whole) + (fraction.isEmpty ? "" : "." + fraction)
     }
 
+    /// Milliseconds as hours in millionths (node-hours, capacity-unit hours), for `format`.
+    public static func hours(fromMillis millis: Int64) -> Int64 { millis * 10 / 36 }
+
     /// An amount for people and CSV: always `places` decimals (2 for money), rounded half up.
     public static func format(_ value: Int64, places: Int) -> String {
         precondition((0...6).contains(places))
-        let step = Int64([1_000_000, 100_000, 10_000, 1_000, 100, 10, 1][places])
-        let rounded = (value.magnitude + UInt64(step / 2)) / UInt64(step) * UInt64(step)
-        let text = format(Int64(rounded))
-        let (whole, fraction) = text.contains(".") ? (String(text.prefix { $0 != "." }), String(text.drop { $0 != "." }.dropFirst()))
-            : (text, "")
-        let padded = places == 0 ? whole : whole + "." + fraction + String(repeating: "0", count: places - fraction.count)
-        return (value < 0 && rounded != 0 ? "-" : "") + padded
+        var scale: UInt64 = 1
+        for _ in 0..<places { scale *= 10 }
+        let step = 1_000_000 / scale
+        let rounded = (value.magnitude + step / 2) / step  // in units of 10^-places
+        let fraction = String(rounded % scale)
+        let text = places == 0 ? "\(rounded)" : "\(rounded / scale)." + String(repeating: "0", count: places - fraction.count) + fraction
+        return (value < 0 && rounded != 0 ? "-" : "") + text
     }
 }
 

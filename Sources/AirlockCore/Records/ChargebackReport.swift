@@ -110,3 +110,23 @@ public struct ChargebackReport: Codable, Sendable, Equatable {
         self.headHash = headHash
     }
 }
+
+extension ChargebackReport.Line {
+    /// The line's id and name for `dimension` (a name only for org, env and key).
+    public func value(_ dimension: ReportDimension) -> (id: String?, name: String?) {
+        switch dimension {
+        case .org: (orgID, orgName)
+        case .env: (envID, envName)
+        case .key: (keyID, keyName)
+        case .model: (model, nil)
+        case .zone: (zone, nil)
+        case .day: (day, nil)
+        }
+    }
+
+    /// What a person reads for `dimension`: the name when there is one, else the id.
+    public func label(_ dimension: ReportDimension) -> String {
+        let (id, name) = value(dimension)
+        return (name?.isEmpty == false ? name : id) ?? "-"
+    }
+}
