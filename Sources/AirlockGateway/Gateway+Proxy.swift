@@ -9,6 +9,8 @@ import NIOCore
 extension Gateway {
     /// Largest engine response body Airlock buffers for a non-streamed request.
     static let maxResponseBytes = 64 * 1024 * 1024
+    /// Most of an engine's error body Airlock reads (for the message it relays on a 4xx).
+    static let maxErrorBytes = 1024 * 1024
 
     /// Sends an admitted request to an engine and answers the client. The ticket is settled on
     /// every path: with the billed tokens when served, with nothing when the engine failed.
@@ -82,49 +84,66 @@ extension Gateway {
             // Only a failure moves the loop on, so reaching a later node means the one before failed.
             if attempt > 0 { GatewayMetrics.failedOver(from: plan.nodes[attempt - 1], model: inference.model) }
             node.started()
-            let response: HTTPClientResponse
+            let answer: EngineAnswer
             do {
-                response = try await deps.client.execute(
-                    EngineClient.request(node, path: inference.kind.rawValue, body: inference.upstreamBody), deadline: .distantFuture)
+                answer = try await call(node, inference)
             } catch {
                 node.finished()
-                deps.logger.warning("engine unreachable, failing over", metadata: ["node": "\(node.name)", "error": "\(error)"])
+                deps.logger.warning("engine failed before its first byte, failing over", metadata: [
+                    "node": "\(node.name)", "error": "\(error)"])
                 failure = .engineFailed
                 continue
             }
-            if (200..<300).contains(response.status.code) {
-                do {
-                    let body = try await Self.firstBytes(of: response, streamed: inference.stream)
-                    return Upstream(node: node, body: body, failover: attempt > 0)
-                } catch {
-                    node.finished()
-                    deps.logger.warning("engine failed before its first byte, failing over", metadata: [
-                        "node": "\(node.name)", "error": "\(error)"])
-                    failure = .engineFailed
-                    continue
-                }
+            let status: Int
+            let errorBody: ByteBuffer?
+            switch answer {
+            case let .served(body): return Upstream(node: node, body: body, failover: attempt > 0)
+            case let .refused(code, body): (status, errorBody) = (code, body)
             }
-            let body = try? await response.body.collect(upTo: 1024 * 1024)
             node.finished()
-            if response.status.code >= 500 {
-                deps.logger.warning("engine failed, failing over", metadata: ["node": "\(node.name)", "status": "\(response.status.code)"])
+            if status >= 500 {
+                deps.logger.warning("engine failed, failing over", metadata: ["node": "\(node.name)", "status": "\(status)"])
                 failure = .engineFailed
                 continue
             }
             // 404 means a mis-configured engine (it does not serve the model): our fault, not the
             // caller's. Any other 4xx is about the request, and so is the engine's message.
-            guard response.status.code != 404 else { throw .engineFailed }
-            throw .engineRejected(body.flatMap(EngineReply.decode)?.errorMessage)
+            guard status != 404 else { throw .engineFailed }
+            throw .engineRejected(errorBody.flatMap(EngineReply.decode)?.errorMessage)
         }
         throw failure
     }
 
-    /// The whole body, or a stream's first non-empty chunk; throws if the engine ends first.
-    private static func firstBytes(of response: HTTPClientResponse, streamed: Bool) async throws -> EngineBody {
-        guard streamed else { return .complete(try await response.body.collect(upTo: maxResponseBytes)) }
+    /// What one engine answered: a 2xx with its body (whole, or a stream's first chunk), or
+    /// another status with its error body (at most `maxErrorBytes` kept).
+    private enum EngineAnswer {
+        case served(EngineBody)
+        case refused(status: Int, body: ByteBuffer?)
+    }
+
+    /// Sends the request to `node`. Throws if the engine could not be reached or ended before
+    /// its first bytes (a stream) or its whole body (otherwise).
+    private func call(_ node: LiveNode, _ inference: InferenceRequest) async throws -> EngineAnswer {
+        guard inference.stream else {
+            // A whole answer is collected on the connection's event loop (no task, no deadline
+            // timer, no async body sequence per request): the cheaper of async-http-client's two
+            // APIs, and there is nothing to relay until the body is complete anyway.
+            let response = try await EngineClient.collect(deps.client, node, path: inference.kind.rawValue, body: inference.upstreamBody,
+                                                          upTo: Self.maxResponseBytes)
+            let status = Int(response.status.code)
+            guard (200..<300).contains(status) else {
+                return .refused(status: status, body: response.body.flatMap { $0.readableBytes <= Self.maxErrorBytes ? $0 : nil })
+            }
+            return .served(.complete(response.body ?? ByteBuffer()))
+        }
+        let response = try await deps.client.execute(
+            EngineClient.request(node, path: inference.kind.rawValue, body: inference.upstreamBody), deadline: .distantFuture)
+        guard (200..<300).contains(response.status.code) else {
+            return .refused(status: Int(response.status.code), body: try? await response.body.collect(upTo: Self.maxErrorBytes))
+        }
         var rest = response.body.makeAsyncIterator()
         while let chunk = try await rest.next() {
-            if chunk.readableBytes > 0 { return .stream(EngineStream(first: chunk, rest: rest)) }
+            if chunk.readableBytes > 0 { return .served(.stream(EngineStream(first: chunk, rest: rest))) }
         }
         throw EngineStream.EndedEmpty()
     }

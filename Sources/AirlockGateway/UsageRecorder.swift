@@ -5,9 +5,10 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Appends usage rows to the ledger off the response path. Each row is handed to the
+/// Appends usage rows to the ledger off the response path. Each row is submitted to the
 /// ``LedgerAppender`` as its own append, so rows from concurrent requests share group commits;
-/// the client's response never waits for an fsync. Graceful shutdown drains every row first.
+/// the client's response never waits for an fsync, and no task is held per row in flight.
+/// Graceful shutdown drains every row first.
 ///
 /// A row the database refuses (disk full, I/O error) is not dropped: it is written as a JSON
 /// line to `ledger-unwritten.jsonl` in the data dir and logged, for the operator to replay.
@@ -16,56 +17,69 @@ public final class UsageRecorder: Sendable {
     public let appender: LedgerAppender
     private let deadLetterPath: String
     private let logger: Logger
-    private let stream: AsyncStream<UsageRecord>
-    private let continuation: AsyncStream<UsageRecord>.Continuation
-    private let outstanding = Atomic<Int>(0)
+    private let state = Mutex(State())
     private let deadLetters = Mutex(())
+
+    private struct State {
+        /// Rows submitted and not yet committed or dead-lettered.
+        var outstanding = 0
+        var finished = false
+        /// `run()`, waiting for `finish()` and the last outstanding row.
+        var drained: CheckedContinuation<Void, Never>?
+
+        /// The waiter to resume, once both are true.
+        mutating func takeWaiterIfDrained() -> CheckedContinuation<Void, Never>? {
+            guard finished, outstanding == 0 else { return nil }
+            defer { drained = nil }
+            return drained
+        }
+    }
 
     public init(appender: LedgerAppender, dataDirectory: String, logger: Logger) {
         self.appender = appender
         self.deadLetterPath = dataDirectory + "/ledger-unwritten.jsonl"
         self.logger = logger
-        (stream, continuation) = AsyncStream.makeStream(of: UsageRecord.self)
     }
 
     /// Rows handed over but not yet committed (or dead-lettered).
-    public var pending: Int { outstanding.load(ordering: .relaxed) }
+    public var pending: Int { state.withLock { $0.outstanding } }
 
     func record(_ row: UsageRecord) {
-        outstanding.add(1, ordering: .relaxed)
-        if case .terminated = continuation.yield(row) {
-            // Only after shutdown began: append directly rather than lose the row.
-            Task { await self.append(row) }
-        }
-    }
-
-    /// Runs until ``finish()`` and every row handed over has been appended.
-    public func run() async {
-        await withDiscardingTaskGroup { group in
-            for await row in stream {
-                group.addTask { await self.append(row) }
-            }
-        }
-    }
-
-    /// No more rows will come; ``run()`` returns once the queued ones are committed.
-    public func finish() {
-        continuation.finish()
-    }
-
-    private func append(_ row: UsageRecord) async {
-        defer { outstanding.subtract(1, ordering: .relaxed) }
+        state.withLock { $0.outstanding += 1 }
         let started = ContinuousClock.now
-        defer { Timer(label: MetricFamily.ledgerAppend.name).record(duration: ContinuousClock.now - started) }
-        do {
-            _ = try await appender.append(row)
-        } catch {
-            Counter(label: MetricFamily.ledgerAppendFailures.name).increment()
-            logger.critical("usage row not committed; kept in ledger-unwritten.jsonl", metadata: [
-                "usage_id": "\(row.usageID)", "request_id": "\(row.requestID)", "error": "\(error)",
-            ])
-            deadLetter(row)
+        appender.submit(row) { [self] result in
+            Timer(label: MetricFamily.ledgerAppend.name).record(duration: ContinuousClock.now - started)
+            if case let .failure(error) = result {
+                Counter(label: MetricFamily.ledgerAppendFailures.name).increment()
+                logger.critical("usage row not committed; kept in ledger-unwritten.jsonl", metadata: [
+                    "usage_id": "\(row.usageID)", "request_id": "\(row.requestID)", "error": "\(error)",
+                ])
+                deadLetter(row)
+            }
+            state.withLock { state in
+                state.outstanding -= 1
+                return state.takeWaiterIfDrained()
+            }?.resume()
         }
+    }
+
+    /// Returns once ``finish()`` was called and every row handed over has been committed (or
+    /// dead-lettered). Rows recorded after `finish()` are still appended, and waited for.
+    public func run() async {
+        await withCheckedContinuation { continuation in
+            state.withLock { state in
+                state.drained = continuation
+                return state.takeWaiterIfDrained()
+            }?.resume()
+        }
+    }
+
+    /// No more rows are expected; ``run()`` returns once the outstanding ones are committed.
+    public func finish() {
+        state.withLock { state in
+            state.finished = true
+            return state.takeWaiterIfDrained()
+        }?.resume()
     }
 
     private func deadLetter(_ row: UsageRecord) {

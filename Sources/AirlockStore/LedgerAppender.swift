@@ -5,20 +5,25 @@ import Synchronization
 
 /// Appends usage rows to the hash-chained ledger with group commit.
 ///
-/// Any number of tasks call ``append(_:)`` at once. Rows that arrive while a commit is in flight
-/// queue up and go into the next transaction together (up to `maxBatch`), so one fsync covers
-/// many rows under load while a lone row is never held back waiting for company. `append`
-/// returns only after the transaction holding the row has committed with `synchronous=FULL`:
-/// an acknowledged row survives kill -9 and power loss. If a batch's commit fails, its rows are
+/// Any number of tasks call ``append(_:)`` (or ``submit(_:then:)``) at once. Rows that arrive
+/// while a commit is in flight queue up and go into the next transaction together (up to
+/// `maxBatch`), so one fsync covers many rows under load. With a `minCommitInterval`, commits
+/// under load are also spaced at least that far apart, so batches grow further; a row that
+/// arrives after a quiet spell is still committed at once, never held back waiting for company.
+/// `append` returns (and `submit` calls back) only after the transaction holding the row has
+/// committed with `synchronous=FULL`: an acknowledged row survives kill -9 and power loss. If a batch's commit fails, its rows are
 /// retried one transaction each, so a row the database refuses fails alone and its neighbours
 /// are still appended; nothing of a failed transaction is kept.
 ///
 /// The appender also prices each row (``LedgerPricing``) and keeps `usage_daily` in step, both
 /// in the row's own transaction.
 public final class LedgerAppender: Sendable {
+    /// Told once, from the writer's task, whether the row committed and where.
+    public typealias Completion = @Sendable (Result<ChainPosition, Error>) -> Void
+
     private struct Pending {
         var row: DigestedRecord
-        var continuation: CheckedContinuation<ChainPosition, Error>
+        var done: Completion
     }
 
     private struct Queue {
@@ -26,19 +31,33 @@ public final class LedgerAppender: Sendable {
         var committing = false
         var committedRows = 0
         var committedBatches = 0
+        /// When the latest batch began to commit, for `minCommitInterval`.
+        var lastCommit: ContinuousClock.Instant?
+        /// The committer, waiting out `minCommitInterval`; resumed early once a batch is full.
+        var spacing: CheckedContinuation<Void, Never>?
+
+        /// The waiting committer, if the queue now holds a full batch: the caller resumes it.
+        mutating func takeSpacingIfFull(_ maxBatch: Int) -> CheckedContinuation<Void, Never>? {
+            guard pending.count >= maxBatch else { return nil }
+            defer { spacing = nil }
+            return spacing
+        }
     }
 
     private let pool: DatabasePool
     public let maxBatch: Int
+    /// Least time between the starts of two commits while rows keep coming (zero: none).
+    public let minCommitInterval: Duration
     /// A lock rather than an actor: enqueueing is a few instructions, and a lock spares every
     /// row an executor hop (measured: the hop was a third of the per-row cost at batch 512).
     private let queue = Mutex(Queue())
     private let pricing = LedgerPricing()
 
-    public init(store: Store, maxBatch: Int) {
+    public init(store: Store, maxBatch: Int, minCommitInterval: Duration = .zero) {
         precondition(maxBatch >= 1, "maxBatch must be at least 1")
         self.pool = store.pool
         self.maxBatch = maxBatch
+        self.minCommitInterval = minCommitInterval
     }
 
     /// Rows committed since start, for metrics.
@@ -49,19 +68,26 @@ public final class LedgerAppender: Sendable {
     /// Appends one row and returns its place in the chain once it is durable. The row's
     /// `costMicros` is ignored: the ledger prices it (``LedgerPricing``).
     public func append(_ record: UsageRecord) async throws -> ChainPosition {
-        // Price and hash the row's fields here, on the caller's task and in parallel with other
+        try await withCheckedThrowingContinuation { continuation in
+            submit(record) { continuation.resume(with: $0) }
+        }
+    }
+
+    /// Queues one row without waiting: `done` is called once the row is durable (or could not be
+    /// appended). For the request path, which must not hold a task per row in flight.
+    public func submit(_ record: UsageRecord, then done: @escaping Completion) {
+        // Price and hash the row's fields here, on the caller's thread and in parallel with other
         // callers; the writer only corrects a stale quote and links the digest to its predecessor.
         var record = record
         record.costMicros = pricing.quote(record)
         let row = DigestedRecord(record: record, digest: ChainedRows.ledgerDigest(record))
-        return try await withCheckedThrowingContinuation { continuation in
-            let startCommitter = queue.withLock { queue in
-                queue.pending.append(Pending(row: row, continuation: continuation))
-                defer { queue.committing = true }
-                return !queue.committing
-            }
-            if startCommitter { Task { await self.commitPending() } }
+        let (startCommitter, spacing) = queue.withLock { queue in
+            queue.pending.append(Pending(row: row, done: done))
+            defer { queue.committing = true }
+            return (!queue.committing, queue.takeSpacingIfFull(maxBatch))
         }
+        spacing?.resume()
+        if startCommitter { Task { await self.commitPending() } }
     }
 
     /// Appends `records` in order as one transaction: all durable, or none kept. For callers that
@@ -76,25 +102,49 @@ public final class LedgerAppender: Sendable {
     /// batch commits wait for the next one, which is what makes the batches grow under load.
     private func commitPending() async {
         while true {
+            await spaceCommits()
             let batch = queue.withLock { queue in
                 let batch = Array(queue.pending.prefix(maxBatch))
                 queue.pending.removeFirst(batch.count)
-                if batch.isEmpty { queue.committing = false }
+                if batch.isEmpty { queue.committing = false } else { queue.lastCommit = .now }
                 return batch
             }
             if batch.isEmpty { return }
             switch await commit(batch.map(\.row), priced: true) {
             case let .success(positions):
-                for (item, position) in zip(batch, positions) { item.continuation.resume(returning: position) }
+                for (item, position) in zip(batch, positions) { item.done(.success(position)) }
             case let .failure(error) where batch.count == 1 || !Self.isRowSpecific(error):
                 // Disk full, I/O error, lock timeout: the same for every row, so do not make 512
                 // more attempts; every caller in the batch gets the error.
-                for item in batch { item.continuation.resume(throwing: Self.reported(error)) }
+                for item in batch { item.done(.failure(Self.reported(error))) }
             case .failure:
                 // A constraint refused some row: commit one by one so that only it fails.
                 for item in batch {
-                    item.continuation.resume(with: await commit([item.row], priced: true).map { $0[0] }.mapError(Self.reported))
+                    item.done(await commit([item.row], priced: true).map { $0[0] }.mapError(Self.reported))
                 }
+            }
+        }
+    }
+
+    /// Under load, waits until `minCommitInterval` has passed since the last commit began (or a
+    /// full batch is queued), so that one fsync and one summary update cover more rows. After a
+    /// quiet spell the last commit is long past and nothing waits.
+    private func spaceCommits() async {
+        guard minCommitInterval > .zero, let last = queue.withLock({ $0.lastCommit }) else { return }
+        let due = last + minCommitInterval
+        guard due > .now else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = queue.withLock { queue in
+                queue.spacing = continuation
+                return queue.takeSpacingIfFull(maxBatch) == nil
+            }
+            guard waiting else { return continuation.resume() }
+            Task {
+                try? await Task.sleep(until: due, clock: .continuous)
+                queue.withLock { queue in
+                    defer { queue.spacing = nil }
+                    return queue.spacing
+                }?.resume()
             }
         }
     }

@@ -47,6 +47,7 @@ struct CheckConfig: AsyncParsableCommand {
         print("agents.listen = \(config.agentListen)")
         print("keys.rotation_grace_seconds = \(config.keyRotationGraceSeconds)")
         print("ledger.batch_max_rows = \(config.ledgerBatchMaxRows)")
+        print("ledger.min_commit_interval_ms = \(config.ledgerMinCommitIntervalMillis)")
         print("metrics.enabled = \(config.metrics.enabled)" + (config.metrics.scrapeTokenFile.map { " scrape_token_file=\($0)" } ?? ""))
         print("limits.max_tokens_per_request = \(config.limits.maxTokensPerRequest)")
         print("limits.max_request_bytes = \(config.limits.maxRequestBytes)")

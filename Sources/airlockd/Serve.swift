@@ -51,8 +51,9 @@ struct Serve: AsyncParsableCommand {
         try await policy.refresh()
         let admission = Admission(counters: counters, limits: { policy.limits(for: $0) })
         let reconciliation = Reconciliation(store: store, counters: counters, mode: .live(confirmAfter: .seconds(2)))
-        let recorder = UsageRecorder(appender: LedgerAppender(store: store, maxBatch: config.ledgerBatchMaxRows),
-                                     dataDirectory: config.dataDir, logger: logger)
+        let appender = LedgerAppender(store: store, maxBatch: config.ledgerBatchMaxRows,
+                                      minCommitInterval: .milliseconds(config.ledgerMinCommitIntervalMillis))
+        let recorder = UsageRecorder(appender: appender, dataDirectory: config.dataDir, logger: logger)
         let client = EngineClient.make(config.gateway)
         let certificate = try Self.certificate(config, logger: logger)
         let nodes = try NodePlane(config, store: store, hasher: hasher, logger: logger)

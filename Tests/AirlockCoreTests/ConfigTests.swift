@@ -32,6 +32,7 @@ import Testing
             rotation_grace_seconds = 0
             [ledger]
             batch_max_rows = 64
+            min_commit_interval_ms = 0
             [limits]
             max_tokens_per_request = 4096
             max_request_bytes = 65536
@@ -45,7 +46,8 @@ import Testing
         #expect(config.apiHostnames == ["api.example"] && config.agentHostnames == ["gpu-gw.example"])
         #expect(config.licenseVendorKeyFiles == ["/etc/airlock/dev-vendor.pub"] && config.licenseClockToleranceSeconds == 60)
         #expect(config.keyRotationGraceSeconds == 0)
-        #expect(config.ledgerBatchMaxRows == 64)
+        #expect(config.ledgerBatchMaxRows == 64 && config.ledgerMinCommitIntervalMillis == 0)
+        #expect(AirlockConfig().ledgerMinCommitIntervalMillis == 2)
         #expect(config.limits.maxTokensPerRequest == 4096)
         // A layer table replaces that layer whole: what is not written is unlimited.
         #expect(config.limits.key == LimitSet(tokensPerSecond: 50, tokensPerDay: 1_000_000))
@@ -61,6 +63,8 @@ import Testing
         ("[limits.key]\nconcurrency = -3", "limits.key.concurrency", "out of range"),
         ("[limits.key]\nconcurrency = \"10\"", "limits.key.concurrency", "expected an integer"),
         ("[ledger]\nbatch_max_rows = 1.5", "ledger.batch_max_rows", "expected an integer"),
+        ("[ledger]\nmin_commit_interval_ms = -1", "ledger.min_commit_interval_ms", "out of range"),
+        ("[ledger]\nmin_commit_interval_ms = 5000", "ledger.min_commit_interval_ms", "out of range"),
         ("[keys]\nrotation_grace_seconds = 99999999", "keys.rotation_grace_seconds", "out of range"),
         ("data_dir = \"relative/path\"", "data_dir", "absolute path"),
         ("data_dir = 5", "data_dir", "expected a string"),

@@ -1,6 +1,7 @@
 import AirlockCore
 import AirlockStore
 import AirlockTestSupport
+import Synchronization
 import Testing
 
 @Suite struct LedgerTests {
@@ -109,6 +110,48 @@ import Testing
         #expect(report.verifiedHead?.hash == positions.max { $0.seq < $1.seq }?.hash)
         // Group commit actually grouped: fewer transactions than rows.
         #expect(appender.committedBatches < tasks * rowsPerTask)
+    }
+
+    @Test func submittedRowsAreCalledBackOnceEachInOneChainAndSpacedCommitsGroupThem() async throws {
+        let dir = TemporaryDirectory()
+        let store = try Store(dataDirectory: dir.path)
+        // Spaced far apart, so that everything queued behind the first commit goes in one more.
+        let appender = LedgerAppender(store: store, maxBatch: 512, minCommitInterval: .milliseconds(300))
+        let count = 300
+        let calls = Mutex<[Int: ChainPosition]>([:])
+        let (done, finished) = AsyncStream.makeStream(of: Void.self)
+        _ = try await appender.append(Samples.usage(count))  // commits at once: nothing came before it
+        for index in 0..<count {
+            appender.submit(Samples.usage(index)) { result in
+                let total = calls.withLock { calls in
+                    #expect(calls[index] == nil, "row \(index) called back twice")
+                    calls[index] = try? result.get()
+                    return calls.count
+                }
+                if total == count { finished.finish() }
+            }
+        }
+        for await _ in done {}
+        let positions = calls.withLock { $0 }
+        #expect(positions.count == count && positions.values.allSatisfy { $0.seq >= 1 })
+        #expect(Set(positions.values.map(\.seq)) == Set(2...Int64(count + 1)))
+        #expect(try await store.verifyLedger().isIntact)
+        // The 300 rows came within the interval of that commit: they wait it out, together.
+        #expect(appender.committedBatches == 2)
+        #expect(appender.committedRows == count + 1)
+    }
+
+    @Test func aFullBatchDoesNotWaitOutTheInterval() async throws {
+        let dir = TemporaryDirectory()
+        let store = try Store(dataDirectory: dir.path)
+        let appender = LedgerAppender(store: store, maxBatch: 10, minCommitInterval: .seconds(3_600))
+        _ = try await appender.append(Samples.usage(0))
+        // An hour's interval would hang this test, unless full batches go at once.
+        let positions = try await withThrowingTaskGroup(of: ChainPosition.self) { group in
+            for index in 1...30 { group.addTask { try await appender.append(Samples.usage(index)) } }
+            return try await group.reduce(into: [ChainPosition]()) { $0.append($1) }
+        }
+        #expect(positions.count == 30 && appender.committedBatches == 4)
     }
 
     @Test func rowsSurviveReopeningTheStore() async throws {

@@ -25,6 +25,8 @@ public struct AirlockConfig: Equatable, Sendable {
     public var keyRotationGraceSeconds: Int = 86_400
     /// Most ledger rows one group commit (one fsync) covers.
     public var ledgerBatchMaxRows: Int = 512
+    /// Under load, the least time between two group commits, so that each covers more rows.
+    public var ledgerMinCommitIntervalMillis: Int = 2
     public var limits = Limits()
     /// `api.tls_certificate` and `api.tls_private_key`; nil means one from the appliance's HTTPS CA.
     public var apiTLS: TLSFiles?
@@ -117,6 +119,7 @@ public struct AirlockConfig: Equatable, Sendable {
         }
         if var ledger = try root.section("ledger") {
             ledgerBatchMaxRows = try ledger.int("batch_max_rows", in: 1...65_536) ?? ledgerBatchMaxRows
+            ledgerMinCommitIntervalMillis = try ledger.int("min_commit_interval_ms", in: 0...1_000) ?? ledgerMinCommitIntervalMillis
             try ledger.finish()
         }
         if var limitsSection = try root.section("limits") {
