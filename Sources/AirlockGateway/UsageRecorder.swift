@@ -2,7 +2,6 @@ import AirlockCore
 import AirlockStore
 import Foundation
 import Logging
-import Metrics
 import Synchronization
 
 /// Appends usage rows to the ledger off the response path. Each row is submitted to the
@@ -48,9 +47,8 @@ public final class UsageRecorder: Sendable {
         state.withLock { $0.outstanding += 1 }
         let started = ContinuousClock.now
         appender.submit(row) { [self] result in
-            Timer(label: MetricFamily.ledgerAppend.name).record(duration: ContinuousClock.now - started)
+            GatewayMetrics.ledgerAppend(took: ContinuousClock.now - started, failed: (try? result.get()) == nil)
             if case let .failure(error) = result {
-                Counter(label: MetricFamily.ledgerAppendFailures.name).increment()
                 logger.critical("usage row not committed; kept in ledger-unwritten.jsonl", metadata: [
                     "usage_id": "\(row.usageID)", "request_id": "\(row.requestID)", "error": "\(error)",
                 ])

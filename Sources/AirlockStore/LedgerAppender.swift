@@ -35,6 +35,8 @@ public final class LedgerAppender: Sendable {
         var lastCommit: ContinuousClock.Instant?
         /// The committer, waiting out `minCommitInterval`; resumed early once a batch is full.
         var spacing: CheckedContinuation<Void, Never>?
+        /// Counts the waits, so that a wait's timer, firing late, cannot end a later wait.
+        var spacingWait = 0
 
         /// The waiting committer, if the queue now holds a full batch: the caller resumes it.
         mutating func takeSpacingIfFull(_ maxBatch: Int) -> CheckedContinuation<Void, Never>? {
@@ -134,14 +136,16 @@ public final class LedgerAppender: Sendable {
         let due = last + minCommitInterval
         guard due > .now else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let waiting = queue.withLock { queue in
+            let wait: Int? = queue.withLock { queue in
                 queue.spacing = continuation
-                return queue.takeSpacingIfFull(maxBatch) == nil
+                queue.spacingWait += 1
+                return queue.takeSpacingIfFull(maxBatch) == nil ? queue.spacingWait : nil
             }
-            guard waiting else { return continuation.resume() }
+            guard let wait else { return continuation.resume() }
             Task {
                 try? await Task.sleep(until: due, clock: .continuous)
-                queue.withLock { queue in
+                queue.withLock { queue -> CheckedContinuation<Void, Never>? in
+                    guard queue.spacingWait == wait else { return nil }
                     defer { queue.spacing = nil }
                     return queue.spacing
                 }?.resume()
