@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """./scripts/bench gateway: requests/s and latency straight to an airlock-sim engine vs through
 airlockd (HTTPS, auth, admission, proxy, ledger row), in one run, with wrk as the load generator.
-Non-streamed chat, small payload, fixed connection count. Last line: RESULT gateway …"""
+Non-streamed chat, small payload, fixed connection count; then streamed chat (--stream-tokens
+tokens per answer, 4 connections) for the CPU each streamed token costs. Last line: RESULT gateway …"""
 
 import argparse
 import os
@@ -21,10 +22,17 @@ def run(*args, env=None):
     return subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def wrk(url, key, seconds, connections, threads):
+CHAT = '{"model":"bench","messages":[{"role":"user","content":"hello there"}],"max_tokens":4}'
+
+
+def streamed_chat(tokens):
+    return f'{{"model":"bench","messages":[{{"role":"user","content":"hello there"}}],"max_tokens":{tokens},"stream":true}}'
+
+
+def wrk(url, key, seconds, connections, threads, body=CHAT):
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write('wrk.method = "POST"\n'
-                 'wrk.body = \'{"model":"bench","messages":[{"role":"user","content":"hello there"}],"max_tokens":4}\'\n'
+                 f"wrk.body = '{body}'\n"
                  'wrk.headers["Content-Type"] = "application/json"\n'
                  + (f'wrk.headers["Authorization"] = "Bearer {key}"\n' if key else ""))
     script.close()
@@ -48,10 +56,10 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measured(url, key, seconds, connections, threads, pids):
+def measured(url, key, seconds, connections, threads, pids, body=CHAT):
     """One wrk run, with the CPU each of `pids` (name -> pid) spent per request during it."""
     before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    result = wrk(url, key, seconds, connections, threads)
+    result = wrk(url, key, seconds, connections, threads, body)
     result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) / max(result["requests"], 1) * 1e6 for name, pid in pids.items()}
     return result
 
@@ -61,6 +69,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--stream-tokens", type=int, default=200,
+                        help="tokens per streamed chat in the streaming runs (4 connections); 0 skips them")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="airlock-bench-gateway-")
@@ -98,6 +108,12 @@ def main():
         idle_airlock = measured(airlock_url, key, max(args.seconds // 2, 2), 1, 1, pids)
         direct = measured(direct_url, None, args.seconds, args.connections, args.threads, pids)
         airlock = measured(airlock_url, key, args.seconds, args.connections, args.threads, pids)
+        # Streamed: one SSE event per token, so CPU per token is what a long answer costs.
+        streams = {}
+        if args.stream_tokens:
+            body = streamed_chat(args.stream_tokens)
+            for name, url, bearer in (("direct", direct_url, None), ("airlock", airlock_url, key)):
+                streams[name] = measured(url, bearer, max(args.seconds // 2, 2), 4, 1, pids, body)
         with open(f"/proc/{daemon.pid}/status") as f:
             rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     finally:
@@ -113,13 +129,20 @@ def main():
     cpu = os.cpu_count()
     print(f"gateway benchmark: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, non-streamed chat, "
           f"max_tokens 4, {cpu} CPUs, engine = airlock-sim (instant tokens)")
-    print(f"{'path':<44}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'airlockd CPU µs/req':>21}")
+    print(f"{'path':<50}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'airlockd CPU µs/req':>21}")
     table = ((f"direct to engine (HTTP), 1 connection", idle_direct), (f"through airlockd (HTTPS), 1 connection", idle_airlock),
             (f"direct to engine (HTTP), {args.connections} connections", direct),
             (f"through airlockd (HTTPS), {args.connections} connections", airlock))
     for label, r in table:
-        print(f"{label:<44}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
+        print(f"{label:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
               f"{r['cpu_us']['engine']:>19.0f}{r['cpu_us']['airlockd']:>21.0f}")
+    if streams:
+        for name, label in (("direct", "direct to engine (HTTP)"), ("airlock", "through airlockd (HTTPS)")):
+            r = streams[name]
+            per_token = {who: us / args.stream_tokens for who, us in r["cpu_us"].items()}
+            row = f"{label}, streamed {args.stream_tokens} tokens, 4 conn"
+            print(f"{row:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}"
+                  f"{r['non2xx']:>9}{per_token['engine']:>15.1f}/tok{per_token['airlockd']:>17.1f}/tok")
     print(f"unloaded: airlockd adds p50 {idle_airlock['p50'] - idle_direct['p50']:.0f} µs, "
           f"p99 {idle_airlock['p99'] - idle_direct['p99']:.0f} µs")
     print(f"at {args.connections} connections: throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs "
@@ -131,7 +154,9 @@ def main():
     print(f"RESULT gateway direct_rps={direct['rps']:.0f} airlock_rps={airlock['rps']:.0f} ratio={ratio:.2f} "
           f"overhead_p50_us={over50:.0f} overhead_p99_us={over99:.0f} rss_mb={rss_mb:.0f} "
           f"unloaded_overhead_p50_us={idle_airlock['p50'] - idle_direct['p50']:.0f} "
-          f"airlockd_cpu_us_per_req={airlock['cpu_us']['airlockd']:.0f} engine_cpu_us_per_req={direct['cpu_us']['engine']:.0f}")
+          f"airlockd_cpu_us_per_req={airlock['cpu_us']['airlockd']:.0f} engine_cpu_us_per_req={direct['cpu_us']['engine']:.0f}"
+          + (f" stream_ratio={streams['airlock']['rps'] / streams['direct']['rps']:.2f}"
+             f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['airlockd'] / args.stream_tokens:.1f}" if streams else ""))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,4 @@
-import Foundation
 import NIOCore
-import NIOFoundationCompat
 
 /// Token counts for one request, from the engine's `usage` or estimated by Airlock.
 struct TokenUsage: Sendable, Equatable {
@@ -20,84 +18,139 @@ struct TokenUsage: Sendable, Equatable {
 }
 
 /// What Airlock reads from an engine's JSON reply or stream chunk: usage, per choice the finish
-/// reason and generated text, and whether it is an error (with its message). Decoded leniently — a field of an
-/// unexpected shape reads as absent — and without building the rest of the document (an
-/// embeddings reply is mostly numbers Airlock never looks at).
-struct EngineReply: Decodable {
-    struct Usage: Decodable {
+/// reason and generated text, and whether it is an error (with its message). Read leniently — a
+/// field of an unexpected shape reads as absent — with `JSONReader`, which skips the rest of the
+/// document without building it (an embeddings reply is mostly numbers Airlock never looks at).
+/// A document that is not JSON, or not an object, is no reply at all.
+struct EngineReply {
+    struct Usage {
         var promptTokens: Int64?
         var completionTokens: Int64?
-        enum CodingKeys: String, CodingKey { case promptTokens = "prompt_tokens", completionTokens = "completion_tokens" }
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            promptTokens = container.wholeNumber(.promptTokens)
-            completionTokens = container.wholeNumber(.completionTokens)
-        }
     }
 
-    struct Choice: Decodable {
+    struct Choice {
         var finishReason: String?
         /// `message.content` (chat), `delta.content` (chat stream) or `text` (completions).
         var text: String?
         var hasToolCalls = false
-        enum CodingKeys: String, CodingKey { case finishReason = "finish_reason", message, delta, text }
-        enum MessageKeys: String, CodingKey { case content, toolCalls = "tool_calls" }
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            finishReason = try? container.decodeIfPresent(String.self, forKey: .finishReason)
-            // `contains` before each read: a thrown DecodingError (with its coding path and
-            // description) costs more than decoding the whole reply.
-            for key in [CodingKeys.message, .delta] where container.contains(key) {
-                guard let message = try? container.nestedContainer(keyedBy: MessageKeys.self, forKey: key) else { continue }
-                if text == nil, message.contains(.content) { text = try? message.decodeIfPresent(String.self, forKey: .content) }
-                hasToolCalls = hasToolCalls || (message.contains(.toolCalls) && (try? message.decodeNil(forKey: .toolCalls)) == false)
-            }
-            if text == nil, container.contains(.text) { text = try? container.decodeIfPresent(String.self, forKey: .text) }
-        }
     }
 
     var usage: Usage?
-    var choices: [Choice]
-    var isError: Bool
+    var choices: [Choice] = []
+    /// The reply has an `error` member (whatever its value).
+    var isError = false
     /// `error.message`, when the reply is an error that has one.
     var errorMessage: String?
 
-    enum CodingKeys: String, CodingKey { case usage, choices, error }
-    enum ErrorKeys: String, CodingKey { case message }
+    /// The reply in `bytes`, or nil if they are not a JSON object.
+    static func decode(_ bytes: ByteBuffer) -> EngineReply? {
+        bytes.withUnsafeReadableBytes { try? read($0) }
+    }
 
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
-        choices = (try? container.decodeIfPresent([Choice].self, forKey: .choices)) ?? []
-        isError = container.contains(.error)
-        if isError, let error = try? container.nestedContainer(keyedBy: ErrorKeys.self, forKey: .error), error.contains(.message) {
-            errorMessage = try? error.decodeIfPresent(String.self, forKey: .message)
+    private static func read(_ bytes: UnsafeRawBufferPointer) throws -> EngineReply? {
+        try JSONReader.read(bytes) { json in
+            var reply = EngineReply()
+            let isObject = try json.readObjectOrSkip { json, key in
+                if key == "usage" {
+                    reply.usage = try Usage.read(&json)
+                } else if key == "choices" {
+                    reply.choices = try Choice.readAll(&json)
+                } else if key == "error" {
+                    reply.isError = true
+                    reply.errorMessage = try readErrorMessage(&json)
+                } else {
+                    try json.skipValue()
+                }
+            }
+            return isObject ? reply : nil
         }
     }
 
-    /// The reply in `bytes`, or nil if they are not a JSON object.
-    static func decode(_ bytes: ByteBuffer) -> EngineReply? {
-        try? decoder.decode(EngineReply.self, from: bytes)
+    private static func readErrorMessage(_ json: inout JSONReader) throws -> String? {
+        var message: String?
+        _ = try json.readObjectOrSkip { json, key in
+            if key == "message" { message = try json.readString() } else { try json.skipValue() }
+        }
+        return message
     }
-
-    static func decode(_ text: String) -> EngineReply? {
-        try? decoder.decode(EngineReply.self, from: Data(text.utf8))
-    }
-
-    private static let decoder = JSONDecoder()
 
     /// Generated text across choices, in UTF-8 bytes (for estimates).
     var textBytes: Int { choices.reduce(0) { $0 + ($1.text?.utf8.count ?? 0) } }
 }
 
-extension KeyedDecodingContainer {
-    /// A whole number (`16`, or `16.0`), not a boolean, a string or a fraction; nil otherwise.
-    func wholeNumber(_ key: Key) -> Int64? {
-        if let value = try? decodeIfPresent(Int64.self, forKey: key) { return value }
-        guard let double = try? decodeIfPresent(Double.self, forKey: key), double.rounded() == double, abs(double) < 9e15 else {
-            return nil
+extension EngineReply.Usage {
+    /// The usage object next in `json`, or nil if it is not an object.
+    static func read(_ json: inout JSONReader) throws -> Self? {
+        var usage = Self()
+        let isObject = try json.readObjectOrSkip { json, key in
+            if key == "prompt_tokens" {
+                usage.promptTokens = try json.readWholeNumber()
+            } else if key == "completion_tokens" {
+                usage.completionTokens = try json.readWholeNumber()
+            } else {
+                try json.skipValue()
+            }
         }
-        return Int64(double)
+        return isObject ? usage : nil
+    }
+}
+
+extension EngineReply.Choice {
+    /// The `choices` array next in `json`; empty if it is not an array of objects.
+    static func readAll(_ json: inout JSONReader) throws -> [Self] {
+        guard try json.kind() == .array else {
+            try json.skipValue()
+            return []
+        }
+        var choices: [Self] = []
+        var allObjects = true
+        try json.readArray { json in
+            guard try json.kind() == .object else {
+                allObjects = false
+                return try json.skipValue()
+            }
+            choices.append(try read(&json))
+        }
+        return allObjects ? choices : []
+    }
+
+    /// One choice object. The text is the message's content, else the delta's, else `text`.
+    private static func read(_ json: inout JSONReader) throws -> Self {
+        var choice = Self()
+        var messageText: String?, deltaText: String?, plainText: String?
+        try json.readObject { json, key in
+            if key == "finish_reason" {
+                choice.finishReason = try json.readString()
+            } else if key == "message" {
+                messageText = try readMessage(&json, toolCalls: &choice.hasToolCalls)
+            } else if key == "delta" {
+                deltaText = try readMessage(&json, toolCalls: &choice.hasToolCalls)
+            } else if key == "text" {
+                plainText = try json.readString()
+            } else {
+                try json.skipValue()
+            }
+        }
+        choice.text = messageText ?? deltaText ?? plainText
+        return choice
+    }
+
+    /// A `message` or `delta` object's string `content`; notes a `tool_calls` that is not null.
+    private static func readMessage(_ json: inout JSONReader, toolCalls: inout Bool) throws -> String? {
+        var content: String?
+        _ = try json.readObjectOrSkip { json, key in
+            if key == "content" {
+                content = try json.readString()
+            } else if key == "tool_calls" {
+                if try !json.skipNull() {
+                    toolCalls = true
+                    try json.skipValue()
+                }
+            } else {
+                try json.skipValue()
+            }
+        }
+        return content
     }
 }
 
@@ -118,9 +171,9 @@ struct StreamAccounting {
     }
 
     /// Records `payload` (an event's data) and says whether the event goes to the client.
-    mutating func observe(_ payload: String?) -> Bool {
+    mutating func observe(_ payload: ByteBuffer?) -> Bool {
         guard let payload else { return true }
-        if payload == "[DONE]" {
+        if payload.readableBytesView.elementsEqual("[DONE]".utf8) {
             sawDone = true
             return true
         }

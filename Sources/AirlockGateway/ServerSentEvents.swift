@@ -43,15 +43,32 @@ struct ServerSentEventSplitter {
 }
 
 /// One server-sent event's `data:` payload, if it has one (multi-line data joined by `\n`).
+/// Read as bytes: the usual event is a single `data:` line, whose payload is a slice of the
+/// event, with no copy and no `String` (one per streamed token otherwise).
 enum ServerSentEvent {
-    static func data(of event: ByteBuffer) -> String? {
-        let text = String(buffer: event)
-        var lines: [Substring] = []
-        for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
-        where line.hasPrefix("data:") {
-            let value = line.dropFirst(5)
-            lines.append(value.first == " " ? value.dropFirst() : value)
+    static func data(of event: ByteBuffer) -> ByteBuffer? {
+        event.withUnsafeReadableBytes { bytes -> ByteBuffer? in
+            var payload: ByteBuffer?
+            var lineStart = 0
+            while lineStart < bytes.count {
+                var lineEnd = lineStart
+                while lineEnd < bytes.count, bytes[lineEnd] != .newline, bytes[lineEnd] != .carriageReturn { lineEnd += 1 }
+                let line = bytes[lineStart..<lineEnd]
+                if line.starts(with: "data:".utf8) {
+                    var valueStart = lineStart + 5
+                    if valueStart < lineEnd, bytes[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+                    if payload == nil {
+                        payload = event.getSlice(at: event.readerIndex + valueStart, length: lineEnd - valueStart)
+                    } else {
+                        payload!.writeInteger(UInt8.newline)
+                        payload!.writeBytes(bytes[valueStart..<lineEnd])
+                    }
+                }
+                // A line ends at CR, LF or CRLF.
+                lineStart = lineEnd + 1
+                if lineEnd + 1 < bytes.count, bytes[lineEnd] == .carriageReturn, bytes[lineEnd + 1] == .newline { lineStart += 1 }
+            }
+            return payload
         }
-        return lines.isEmpty ? nil : lines.joined(separator: "\n")
     }
 }

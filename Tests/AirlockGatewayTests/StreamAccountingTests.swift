@@ -19,8 +19,12 @@ struct StreamAccountingTests {
             #expect(events == ["data: {\"a\":1}\n\n", "data: [DONE]\r\n\r\n"])
             #expect(splitter.remainder == 0)
         }
-        #expect(ServerSentEvent.data(of: ByteBuffer(string: "event: x\ndata: a\ndata: b\n\n")) == "a\nb")
-        #expect(ServerSentEvent.data(of: ByteBuffer(string: ": comment\n\n")) == nil)
+        func data(_ event: String) -> String? { ServerSentEvent.data(of: ByteBuffer(string: event)).map { String(buffer: $0) } }
+        #expect(data("event: x\ndata: a\ndata: b\n\n") == "a\nb")
+        #expect(data(": comment\n\n") == nil)
+        #expect(data("data:[DONE]\r\n\r\n") == "[DONE]")
+        #expect(data("data: one\rdata:  two\r\ndata:\n\n") == "one\n two\n")
+        #expect(data("id: 1\ndata: {\"a\":\"data: b\"}\n\n") == #"{"a":"data: b"}"#)
     }
 
     @Test("an endless event is an engine fault, not unbounded memory")
@@ -34,11 +38,16 @@ struct StreamAccountingTests {
     private let last = #"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#
     private let usage = #"{"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}}"#
 
+    /// Chunks as `StreamRelay` hands them over: an event's data as bytes.
+    private func observe(_ accounting: inout StreamAccounting, _ payload: String?) -> Bool {
+        accounting.observe(payload.map { ByteBuffer(string: $0) })
+    }
+
     @Test("the usage chunk is billed and hidden unless the client asked for it")
     func usageChunk() {
         for wants in [false, true] {
             var accounting = StreamAccounting(clientWantsUsage: wants)
-            let forwarded = [chunk, chunk, last, usage, "[DONE]"].map { accounting.observe($0) }
+            let forwarded = [chunk, chunk, last, usage, "[DONE]"].map { observe(&accounting, $0) }
             #expect(forwarded == [true, true, true, wants, true])
             #expect(accounting.sawDone && accounting.finishReason == "stop")
             #expect(accounting.billedUsage(promptEstimate: 99) == TokenUsage(promptTokens: 4, completionTokens: 2, estimated: false))
@@ -48,17 +57,17 @@ struct StreamAccountingTests {
     @Test("a stream that ends without usage is billed for the chunks seen, marked estimated")
     func estimated() {
         var accounting = StreamAccounting(clientWantsUsage: false)
-        for _ in 0..<3 { _ = accounting.observe(chunk) }
-        _ = accounting.observe("not json")
-        _ = accounting.observe(nil)
+        for _ in 0..<3 { _ = observe(&accounting, chunk) }
+        _ = observe(&accounting, "not json")
+        _ = observe(&accounting, nil)
         #expect(accounting.billedUsage(promptEstimate: 10) == TokenUsage(promptTokens: 10, completionTokens: 3, estimated: true))
     }
 
     @Test("a usage object with negative or non-integer counts is ignored")
     func insaneUsage() {
         var accounting = StreamAccounting(clientWantsUsage: false)
-        _ = accounting.observe(#"{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":2}}"#)
-        _ = accounting.observe(#"{"choices":[],"usage":{"prompt_tokens":"4","completion_tokens":2}}"#)
+        _ = observe(&accounting, #"{"choices":[],"usage":{"prompt_tokens":-1,"completion_tokens":2}}"#)
+        _ = observe(&accounting, #"{"choices":[],"usage":{"prompt_tokens":"4","completion_tokens":2}}"#)
         #expect(accounting.billedUsage(promptEstimate: 1).estimated)
     }
 
