@@ -1,3 +1,4 @@
+import AirlockTestSupport
 import Foundation
 import NIOCore
 import Testing
@@ -81,6 +82,40 @@ struct InferenceRequestTests {
             #expect(error.param == param)
             #expect(error.type == "invalid_request_error")
         }
+    }
+
+    @Test("mangled bodies never crash: each is refused with a 400 or yields a sane upstream request")
+    func mangled() throws {
+        let seeds: [(InferenceKind, String)] = [
+            (.chat, #"{"model":"m","messages":[{"role":"system","content":"be brief"},{"role":"user","content":[{"type":"text","text":"hi"}]}],"max_tokens":8,"n":2,"temperature":0.5}"#),
+            (.chat, #"{"model":"m","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":false}}"#),
+            (.completion, #"{"model":"m","prompt":[[1,2],[3]],"max_completion_tokens":4,"top_p":1e-1}"#),
+            (.embedding, #"{"model":"m","input":["a","b"],"encoding_format":"float"}"#),
+        ]
+        let alphabet = Array(#"{}[]",:.-+eE0123456789 ultrfas\"#.utf8) + [UInt8(ascii: "\n")]
+        var generator = SplitMix64(seed: 0x1A_4B_2C)  // seeded: a failing body is the same on every run
+        var verdicts = (served: 0, refused: 0)
+        for (kind, seed) in seeds {
+            for _ in 0..<1500 {
+                let bytes = generator.mangle(Array(seed.utf8), alphabet: alphabet)
+                let text = String(decoding: bytes, as: UTF8.self)
+                do throws(OpenAIError) {
+                    let request = try InferenceRequest.parse(kind, body: ByteBuffer(bytes: bytes), defaultMaxTokens: 256)
+                    verdicts.served += 1
+                    let upstream = upstream(request)
+                    #expect(!upstream.isEmpty && !request.model.isEmpty, "\(text)")
+                    #expect(request.maxTokens >= 0 && request.promptTokenEstimate >= 0, "\(text)")
+                    if kind != .embedding { #expect(request.maxTokens > 0 && request.maxTokens <= 16 * Int64(Int32.max), "\(text)") }
+                    if request.stream {
+                        #expect((upstream["stream_options"] as? [String: Any])?["include_usage"] as? Bool == true, "\(text)")
+                    }
+                } catch {
+                    verdicts.refused += 1
+                    #expect(error.status == .badRequest && error.type == "invalid_request_error", "\(text)")
+                }
+            }
+        }
+        #expect(verdicts.served > 500 && verdicts.refused > 500, "\(verdicts)")
     }
 
     @Test("embeddings cannot be streamed; empty prompts are refused")

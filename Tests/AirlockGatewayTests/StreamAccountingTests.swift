@@ -1,3 +1,4 @@
+import AirlockTestSupport
 import NIOCore
 import Testing
 
@@ -92,5 +93,25 @@ struct StreamAccountingTests {
         // An embeddings reply: the vectors are skipped, the usage read.
         let embedding = try #require(EngineReply.decode(ByteBuffer(string: #"{"data":[{"embedding":[0.1,-2e-3,3]}],"usage":{"prompt_tokens":3,"total_tokens":3}}"#)))
         #expect(TokenUsage.reported(in: embedding) == TokenUsage(promptTokens: 3, completionTokens: 0, estimated: false))
+    }
+
+    @Test("mangled streams never crash and never bill negative or overflowing usage")
+    func mangledStreams() throws {
+        let wire = Array(("data: " + chunk + "\n\ndata: " + last + "\r\n\r\ndata: " + usage + "\n\n: keep-alive\n\ndata: [DONE]\n\n").utf8)
+        let alphabet = Array(#"{}[]",:.-+e0123456789 ultrfasd\"#.utf8) + Array("\r\n\n".utf8)
+        var generator = SplitMix64(seed: 0x5EE_5EE)  // seeded: a failing stream is the same on every run
+        for _ in 0..<3000 {
+            let bytes = generator.mangle(wire, alphabet: alphabet, edits: 4)
+            var splitter = ServerSentEventSplitter()
+            var accounting = StreamAccounting(clientWantsUsage: Bool.random(using: &generator))
+            var rest = ByteBuffer(bytes: bytes)
+            while rest.readableBytes > 0 {
+                let chunk = rest.readSlice(length: min(Int.random(in: 1...64, using: &generator), rest.readableBytes))!
+                for event in try splitter.feed(chunk) { _ = accounting.observe(ServerSentEvent.data(of: event)) }
+            }
+            let billed = accounting.billedUsage(promptEstimate: 7)
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(billed.promptTokens >= 0 && billed.completionTokens >= 0 && billed.totalTokens < 18_000_000_000_000_000, "\(text)")
+        }
     }
 }
