@@ -2,7 +2,8 @@
 """./scripts/bench gateway: requests/s and latency straight to an airlock-sim engine vs through
 airlockd (HTTPS, auth, admission, proxy, ledger row), in one run, with wrk as the load generator.
 Non-streamed chat, small payload, fixed connection count; then streamed chat (--stream-tokens
-tokens per answer, 4 connections) for the CPU each streamed token costs. Last line: RESULT gateway …"""
+tokens per answer, 4 connections) for the CPU each streamed token costs, and streams from an engine
+that paces its tokens as a GPU does (--paced-rate). Last line: RESULT gateway …"""
 
 import argparse
 import os
@@ -25,8 +26,15 @@ def run(*args, env=None):
 CHAT = '{"model":"bench","messages":[{"role":"user","content":"hello there"}],"max_tokens":4}'
 
 
-def streamed_chat(tokens):
-    return f'{{"model":"bench","messages":[{{"role":"user","content":"hello there"}}],"max_tokens":{tokens},"stream":true}}'
+def streamed_chat(tokens, model="bench"):
+    return f'{{"model":"{model}","messages":[{{"role":"user","content":"hello there"}}],"max_tokens":{tokens},"stream":true}}'
+
+
+def start_sim(model, tokens_per_second):
+    """An airlock-sim engine on a free port: (process, port)."""
+    sim = subprocess.Popen([f"{BIN}/airlock-sim", "--port", "0", "--model", model, "--tokens-per-second", str(tokens_per_second)],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    return sim, int(sim.stdout.readline().strip().split("=")[1])
 
 
 def wrk(url, key, seconds, connections, threads, body=CHAT):
@@ -64,6 +72,37 @@ def measured(url, key, seconds, connections, threads, pids, body=CHAT):
     return result
 
 
+def paced_streams(host, port, key, connections, each, body, pids, cafile=None):
+    """`connections` clients each reading `each` whole streams one after another (Python's
+    http.client: wrk would count a stream cut off at the end of its run as none, yet its tokens
+    cost CPU). Returns tokens (SSE events other than [DONE]), wall seconds and CPU µs per token."""
+    import http.client
+    import threading
+    tokens = []
+    def client():
+        if cafile:
+            connection = http.client.HTTPSConnection(host, port, context=ssl.create_default_context(cafile=cafile))
+        else:
+            connection = http.client.HTTPConnection(host, port)
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        for _ in range(each):
+            connection.request("POST", "/v1/chat/completions", body, headers)
+            response = connection.getresponse()
+            data = response.read()
+            assert response.status == 200, data[:200]
+            tokens.append(data.count(b"data: ") - data.count(b"data: [DONE]"))
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    start = time.time()
+    threads = [threading.Thread(target=client) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = sum(tokens)
+    return {"tokens": total, "seconds": time.time() - start,
+            "cpu_us": {name: (cpu_seconds(pid) - before[name]) / max(total, 1) * 1e6 for name, pid in pids.items()}}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
@@ -71,19 +110,22 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--stream-tokens", type=int, default=200,
                         help="tokens per streamed chat in the streaming runs (4 connections); 0 skips them")
+    parser.add_argument("--paced-rate", type=int, default=100,
+                        help="tokens/s of the paced engine (100-token streams, --connections at once), as a GPU engine "
+                             "sends them; 0 skips that run")
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="airlock-bench-gateway-")
-    sim = subprocess.Popen([f"{BIN}/airlock-sim", "--port", "0", "--model", "bench", "--tokens-per-second", "0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    sim_port = int(sim.stdout.readline().strip().split("=")[1])
+    sim, sim_port = start_sim("bench", 0)
+    paced, paced_port = start_sim("paced", args.paced_rate or 1)
     port = 18000 + os.getpid() % 1000
     unlimited = "requests_per_minute = 100000000\ntokens_per_minute = 1000000000000\nconcurrency = 100000\n"
     config = os.path.join(work, "airlock.toml")
     with open(config, "w") as f:
         f.write(f'data_dir = "{work}/data"\n[api]\nlisten = "127.0.0.1:{port}"\n'
                 + "".join(f"[limits.{layer}]\n{unlimited}" for layer in ("global", "org", "env", "key"))
-                + f'[[engines]]\nname = "sim"\nmodel = "bench"\nurl = "http://127.0.0.1:{sim_port}"\ncapacity_tokens_per_second = 1000000\n')
+                + f'[[engines]]\nname = "sim"\nmodel = "bench"\nurl = "http://127.0.0.1:{sim_port}"\ncapacity_tokens_per_second = 1000000\n'
+                + f'[[engines]]\nname = "paced"\nmodel = "paced"\nurl = "http://127.0.0.1:{paced_port}"\ncapacity_tokens_per_second = 1000000\n')
     env = dict(os.environ, AIRLOCK_CONFIG=config, LOG_LEVEL="notice")
     run(f"{BIN}/airlockd", "init", env=env)
     run(f"{BIN}/airlock", "org", "create", "bench", env=env)
@@ -114,13 +156,23 @@ def main():
             body = streamed_chat(args.stream_tokens)
             for name, url, bearer in (("direct", direct_url, None), ("airlock", airlock_url, key)):
                 streams[name] = measured(url, bearer, max(args.seconds // 2, 2), 4, 1, pids, body)
+        # Paced: tokens arrive as a GPU engine sends them, so each one wakes the relay; this is
+        # what a stream costs airlockd in production, where the engine is not on these cores.
+        paced_runs = {}
+        if args.paced_rate:
+            body = streamed_chat(100, "paced")
+            paced_pids = {"engine": paced.pid, "airlockd": daemon.pid}
+            paced_runs["direct"] = paced_streams("127.0.0.1", paced_port, None, args.connections, 4, body, paced_pids)
+            paced_runs["airlock"] = paced_streams("127.0.0.1", port, key, args.connections, 4, body, paced_pids,
+                                                  cafile=f"{work}/data/tls/ca.crt")
         with open(f"/proc/{daemon.pid}/status") as f:
             rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)
-        sim.terminate()
-        sim.wait(timeout=10)
+        for engine in (sim, paced):
+            engine.terminate()
+            engine.wait(timeout=10)
     rows = run(f"{BIN}/airlock", "ledger", "verify", env=env).strip()
 
     ratio = airlock["rps"] / direct["rps"]
@@ -143,6 +195,13 @@ def main():
             row = f"{label}, streamed {args.stream_tokens} tokens, 4 conn"
             print(f"{row:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}"
                   f"{r['non2xx']:>9}{per_token['engine']:>15.1f}/tok{per_token['airlockd']:>17.1f}/tok")
+    for name, label in (("direct", "direct to engine (HTTP)"), ("airlock", "through airlockd (HTTPS)")):
+        if name not in paced_runs:
+            continue
+        r = paced_runs[name]
+        row = f"{label}, paced {args.paced_rate} tok/s, {args.connections} conn"
+        print(f"{row:<50}{r['tokens'] / r['seconds']:>8.0f}{'tok/s':>9}{'':>9}{'':>9}"
+              f"{r['cpu_us']['engine']:>15.1f}/tok{r['cpu_us']['airlockd']:>17.1f}/tok")
     print(f"unloaded: airlockd adds p50 {idle_airlock['p50'] - idle_direct['p50']:.0f} µs, "
           f"p99 {idle_airlock['p99'] - idle_direct['p99']:.0f} µs")
     print(f"at {args.connections} connections: throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs "
@@ -156,7 +215,8 @@ def main():
           f"unloaded_overhead_p50_us={idle_airlock['p50'] - idle_direct['p50']:.0f} "
           f"airlockd_cpu_us_per_req={airlock['cpu_us']['airlockd']:.0f} engine_cpu_us_per_req={direct['cpu_us']['engine']:.0f}"
           + (f" stream_ratio={streams['airlock']['rps'] / streams['direct']['rps']:.2f}"
-             f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['airlockd'] / args.stream_tokens:.1f}" if streams else ""))
+             f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['airlockd'] / args.stream_tokens:.1f}" if streams else "")
+          + (f" paced_airlockd_cpu_us_per_token={paced_runs['airlock']['cpu_us']['airlockd']:.1f}" if paced_runs else ""))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
 
 /// The request path for `/v1/*`, top-down: authenticate → validate → admit → pick an engine →
 /// proxy → account (settle the counters, append the ledger row) → respond. Every request ends
@@ -53,10 +54,12 @@ public final class Gateway: Sendable {
         deps = dependencies
     }
 
-    /// One inference request, whatever happens: the response to send.
-    func handle(_ kind: InferenceKind, _ request: Request) async -> Response {
+    /// One inference request, whatever happens: the response to send. `loop` is the event loop
+    /// of the client's connection, where a stream is relayed (nil: Swift's global executor).
+    func handle(_ kind: InferenceKind, _ request: Request, loop: (any EventLoop)? = nil) async -> Response {
         let verdict = deps.license()
         var call = CallContext(kind: kind, clock: deps.clock, licenseWarning: verdict.warning)
+        call.loop = loop
         do {
             let identity = try await authenticate(request.headers)
             if case let .refused(message) = verdict { throw OpenAIError.licenseExpired(message) }
@@ -168,6 +171,8 @@ struct CallContext: Sendable {
     var licenseWarning: String?
     /// Sent while the caller's org is at 80 % or more of a monthly cap it is not refused at.
     var budgetWarning: String?
+    /// The client connection's event loop, if the router said: a stream is relayed there.
+    var loop: (any EventLoop)?
 
     init(kind: InferenceKind?, clock: WallClock, licenseWarning: String? = nil) {
         self.kind = kind

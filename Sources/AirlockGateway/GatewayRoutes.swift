@@ -7,7 +7,10 @@ public enum GatewayRoutes {
     /// A readiness check: a name (`storage`, `engines`) and whether it passes.
     public typealias ReadinessCheck = @Sendable () async -> (String, Bool)
 
-    public static func add<Context: RequestContext>(to router: Router<Context>, gateway: Gateway, readiness: [ReadinessCheck]) {
+    /// `connectionLoop` gives the event loop of the connection a request came on, where its
+    /// stream is relayed (`EventLoopExecutor`); without it streams relay on Swift's executor.
+    public static func add<Context: RequestContext>(to router: Router<Context>, gateway: Gateway, readiness: [ReadinessCheck],
+                                                    connectionLoop: @escaping @Sendable (Context) -> (any EventLoop)? = { _ in nil }) {
         router.add(middleware: OpenAIErrorMiddleware())
         router.get("/healthz") { _, _ in jsonResponse(.ok, #"{"status":"ok"}"#) }
         router.get("/readyz") { _, _ in
@@ -19,7 +22,7 @@ public enum GatewayRoutes {
         }
         router.get("/v1/models") { request, _ in await gateway.models(request) }
         for kind in InferenceKind.allCases {
-            router.post(RouterPath(kind.rawValue)) { request, _ in await gateway.handle(kind, request) }
+            router.post(RouterPath(kind.rawValue)) { request, context in await gateway.handle(kind, request, loop: connectionLoop(context)) }
         }
     }
 

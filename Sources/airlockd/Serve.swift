@@ -83,7 +83,7 @@ struct Serve: AsyncParsableCommand {
         GatewayRoutes.add(to: router, gateway: gateway, readiness: [
             { ("storage", (try? await store.read { try $0.tenancyGeneration() }) != nil) },
             { ("engines", nodes.registry.anyActive) },
-        ])
+        ], connectionLoop: { $0.eventLoop })
         nodes.addEnrolmentRoute(to: router)
         try MetricsEndpoint.add(to: router, config, nodes: nodes, recorder: recorder, license: license, logger: logger)
         let admin = try Self.adminAPI(config, store: store, hasher: hasher, resolver: resolver, license: license, nodes: nodes,
