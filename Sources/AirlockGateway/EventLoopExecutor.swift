@@ -18,3 +18,9 @@ final class EventLoopExecutor: TaskExecutor {
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
+
+/// Runs `operation` on `loop` if there is one, else where the caller runs.
+func onLoop<T, Failure: Error>(_ loop: (any EventLoop)?, _ operation: () async throws(Failure) -> T) async throws(Failure) -> T {
+    guard let loop else { return try await operation() }
+    return try await withTaskExecutorPreference(EventLoopExecutor(loop), operation: operation)
+}

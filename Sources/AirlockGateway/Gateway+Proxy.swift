@@ -17,7 +17,11 @@ extension Gateway {
     func proxy(_ call: CallContext, identity: KeyIdentity, inference: InferenceRequest, ticket: AdmissionTicket) async -> Response {
         let upstream: Upstream
         do {
-            upstream = try await send(inference, identity: identity, ticket: ticket)
+            // A stream is sent from its client's loop: async-http-client then prefers an engine
+            // connection on that loop, so the relay's tokens arrive where they are written.
+            upstream = try await onLoop(inference.stream ? call.loop : nil) { () async throws(OpenAIError) -> Upstream in
+                try await send(inference, identity: identity, ticket: ticket)
+            }
         } catch {
             return fail(call, ticket, error)
         }

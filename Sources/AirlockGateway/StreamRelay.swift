@@ -14,8 +14,7 @@ struct StreamRelay: Sendable {
     private enum Ending { case complete, engineFailed, clientGone }
 
     func run(into writer: inout any ResponseBodyWriter) async {
-        guard let loop = billing.call.loop else { return await relay(into: &writer) }
-        await withTaskExecutorPreference(EventLoopExecutor(loop)) { await relay(into: &writer) }
+        await onLoop(billing.call.loop) { await relay(into: &writer) }
     }
 
     private func relay(into writer: inout any ResponseBodyWriter) async {

@@ -23,6 +23,9 @@ struct EventLoopExecutorTests {
             return seen
         }
         #expect(seen == [true, true, true, true])
+        // `onLoop` is the same with a loop, and leaves the task where it is without one.
+        #expect(await onLoop(loop) { loop.inEventLoop })
+        #expect(await onLoop(nil) { !loop.inEventLoop && !other.inEventLoop })
         try await group.shutdownGracefully()
     }
 }
