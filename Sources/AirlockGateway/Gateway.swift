@@ -55,7 +55,7 @@ public final class Gateway: Sendable {
     }
 
     /// One inference request, whatever happens: the response to send. `loop` is the event loop
-    /// of the client's connection, where a stream is relayed (nil: Swift's global executor).
+    /// of the client's connection, where a stream is sent and relayed (nil: Swift's executor).
     func handle(_ kind: InferenceKind, _ request: Request, loop: (any EventLoop)? = nil) async -> Response {
         let verdict = deps.license()
         var call = CallContext(kind: kind, clock: deps.clock, licenseWarning: verdict.warning)
@@ -171,7 +171,7 @@ struct CallContext: Sendable {
     var licenseWarning: String?
     /// Sent while the caller's org is at 80 % or more of a monthly cap it is not refused at.
     var budgetWarning: String?
-    /// The client connection's event loop, if the router said: a stream is relayed there.
+    /// The client connection's event loop, if the router said: a stream is sent and relayed there.
     var loop: (any EventLoop)?
 
     init(kind: InferenceKind?, clock: WallClock, licenseWarning: String? = nil) {

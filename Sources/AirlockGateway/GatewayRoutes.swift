@@ -8,7 +8,7 @@ public enum GatewayRoutes {
     public typealias ReadinessCheck = @Sendable () async -> (String, Bool)
 
     /// `connectionLoop` gives the event loop of the connection a request came on, where its
-    /// stream is relayed (`EventLoopExecutor`); without it streams relay on Swift's executor.
+    /// stream is sent and relayed (`EventLoopExecutor`); without it, on Swift's executor.
     public static func add<Context: RequestContext>(to router: Router<Context>, gateway: Gateway, readiness: [ReadinessCheck],
                                                     connectionLoop: @escaping @Sendable (Context) -> (any EventLoop)? = { _ in nil }) {
         router.add(middleware: OpenAIErrorMiddleware())
