@@ -116,16 +116,19 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix="airlock-bench-gateway-")
-    sim, sim_port = start_sim("bench", 0)
-    paced, paced_port = start_sim("paced", args.paced_rate or 1)
+    # model -> (process, port): the instant engine, and the paced one only if its run is wanted.
+    engines = {"bench": start_sim("bench", 0)}
+    if args.paced_rate:
+        engines["paced"] = start_sim("paced", args.paced_rate)
+    sim, sim_port = engines["bench"]
     port = 18000 + os.getpid() % 1000
     unlimited = "requests_per_minute = 100000000\ntokens_per_minute = 1000000000000\nconcurrency = 100000\n"
     config = os.path.join(work, "airlock.toml")
     with open(config, "w") as f:
         f.write(f'data_dir = "{work}/data"\n[api]\nlisten = "127.0.0.1:{port}"\n'
                 + "".join(f"[limits.{layer}]\n{unlimited}" for layer in ("global", "org", "env", "key"))
-                + f'[[engines]]\nname = "sim"\nmodel = "bench"\nurl = "http://127.0.0.1:{sim_port}"\ncapacity_tokens_per_second = 1000000\n'
-                + f'[[engines]]\nname = "paced"\nmodel = "paced"\nurl = "http://127.0.0.1:{paced_port}"\ncapacity_tokens_per_second = 1000000\n')
+                + "".join(f'[[engines]]\nname = "{model}"\nmodel = "{model}"\nurl = "http://127.0.0.1:{engine_port}"\n'
+                          'capacity_tokens_per_second = 1000000\n' for model, (_, engine_port) in engines.items()))
     env = dict(os.environ, AIRLOCK_CONFIG=config, LOG_LEVEL="notice")
     run(f"{BIN}/airlockd", "init", env=env)
     run(f"{BIN}/airlock", "org", "create", "bench", env=env)
@@ -160,6 +163,7 @@ def main():
         # what a stream costs airlockd in production, where the engine is not on these cores.
         paced_runs = {}
         if args.paced_rate:
+            paced, paced_port = engines["paced"]
             body = streamed_chat(100, "paced")
             paced_pids = {"engine": paced.pid, "airlockd": daemon.pid}
             paced_runs["direct"] = paced_streams("127.0.0.1", paced_port, None, args.connections, 4, body, paced_pids)
@@ -170,7 +174,7 @@ def main():
     finally:
         daemon.terminate()
         daemon.wait(timeout=60)
-        for engine in (sim, paced):
+        for engine, _ in engines.values():
             engine.terminate()
             engine.wait(timeout=10)
     rows = run(f"{BIN}/airlock", "ledger", "verify", env=env).strip()

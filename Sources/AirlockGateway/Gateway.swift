@@ -56,7 +56,7 @@ public final class Gateway: Sendable {
 
     /// One inference request, whatever happens: the response to send. `loop` is the event loop
     /// of the client's connection, where a stream is sent and relayed (nil: Swift's executor).
-    func handle(_ kind: InferenceKind, _ request: Request, loop: (any EventLoop)? = nil) async -> Response {
+    func handle(_ kind: InferenceKind, _ request: Request, loop: (any EventLoop)?) async -> Response {
         let verdict = deps.license()
         var call = CallContext(kind: kind, clock: deps.clock, licenseWarning: verdict.warning)
         call.loop = loop

@@ -102,8 +102,8 @@ struct JSONReader {
     }
 
     /// The whole number that comes next (`16`, `16.0`, `1.6e1`), or nil (having skipped the
-    /// value) if it is anything else — a fraction, a string, a boolean — or 9e15 or more in
-    /// magnitude, so that sums of token counts can never overflow.
+    /// value) if it is anything else — a fraction, a string, a boolean — or not below
+    /// `JSONValues.wholeNumberLimit` in magnitude (so sums of token counts cannot overflow).
     mutating func readWholeNumber() throws -> Int64? {
         guard try kind() == .number else {
             try skipValue()
@@ -113,10 +113,12 @@ struct JSONReader {
         if integral, text.count <= 17 {
             var value: Int64 = 0
             for digit in text where digit != .minus { value = value * 10 + Int64(digit &- UInt8(ascii: "0")) }
-            guard value < 9_000_000_000_000_000 else { return nil }
+            guard Double(value) < JSONValues.wholeNumberLimit else { return nil }
             return text.first == .minus ? -value : value
         }
-        guard let double = Double(String(decoding: text, as: UTF8.self)), double.rounded() == double, abs(double) < 9e15 else {
+        guard let double = Double(String(decoding: text, as: UTF8.self)), double.rounded() == double,
+              abs(double) < JSONValues.wholeNumberLimit
+        else {
             return nil
         }
         return Int64(double)

@@ -12,11 +12,16 @@ enum JSONValues {
         kind(value) == UInt8(ascii: "c") ? (value as? NSNumber)?.boolValue : nil
     }
 
+    /// Whole numbers Airlock reads, from requests and engine replies alike, are below this in
+    /// magnitude: under 2^53 every whole number is exact as a `Double`, so `16` and `16.0` are the
+    /// same number, and no sum of a few of them overflows an `Int64`.
+    static let wholeNumberLimit = 9e15
+
     /// A whole number (`16` or `16.0`), not a boolean.
     static func integer(_ value: Any) -> Int64? {
         guard let code = kind(value), code != UInt8(ascii: "c"), let number = value as? NSNumber else { return nil }
         let double = number.doubleValue
-        guard double.rounded() == double, abs(double) < 9e15 else { return nil }
+        guard double.rounded() == double, abs(double) < wholeNumberLimit else { return nil }
         return number.int64Value
     }
 

@@ -47,8 +47,9 @@ public final class UsageRecorder: Sendable {
         state.withLock { $0.outstanding += 1 }
         let started = ContinuousClock.now
         appender.submit(row) { [self] result in
-            GatewayMetrics.ledgerAppend(took: ContinuousClock.now - started, failed: (try? result.get()) == nil)
-            if case let .failure(error) = result {
+            let failure: (any Error)? = if case let .failure(error) = result { error } else { nil }
+            GatewayMetrics.ledgerAppend(took: ContinuousClock.now - started, failed: failure != nil)
+            if let error = failure {
                 logger.critical("usage row not committed; kept in ledger-unwritten.jsonl", metadata: [
                     "usage_id": "\(row.usageID)", "request_id": "\(row.requestID)", "error": "\(error)",
                 ])

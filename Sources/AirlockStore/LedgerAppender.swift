@@ -11,9 +11,9 @@ import Synchronization
 /// under load are also spaced at least that far apart, so batches grow further; a row that
 /// arrives after a quiet spell is still committed at once, never held back waiting for company.
 /// `append` returns (and `submit` calls back) only after the transaction holding the row has
-/// committed with `synchronous=FULL`: an acknowledged row survives kill -9 and power loss. If a batch's commit fails, its rows are
-/// retried one transaction each, so a row the database refuses fails alone and its neighbours
-/// are still appended; nothing of a failed transaction is kept.
+/// committed with `synchronous=FULL`: an acknowledged row survives kill -9 and power loss. If a
+/// batch's commit fails, its rows are retried one transaction each, so a row the database refuses
+/// fails alone and its neighbours are still appended; nothing of a failed transaction is kept.
 ///
 /// The appender also prices each row (``LedgerPricing``) and keeps `usage_daily` in step, both
 /// in the row's own transaction.
