@@ -7,12 +7,25 @@ import NIOHTTP1
 /// The pooled HTTP client Airlock uses to reach engines: bounded connect and idle-read
 /// timeouts, no redirects (an engine has no business sending one), no decompression.
 public enum EngineClient {
+    /// The client for requests. Its pool holds up to `max_connections_per_engine` connections per
+    /// engine: async-http-client makes a request beyond that wait for a free connection and fail
+    /// after the connect timeout, so the gateway never sends more than that many to one node
+    /// (`LiveNode.tryStart`), and a full node is passed over instead.
     public static func make(_ settings: GatewaySettings) -> HTTPClient {
+        client(settings, connections: settings.maxConnectionsPerEngine)
+    }
+
+    /// The client for static engines' `/health` probes: a pool of its own, so that a probe never
+    /// queues behind requests on a full node and marks a busy engine dead.
+    public static func makeProber(_ settings: GatewaySettings) -> HTTPClient {
+        client(settings, connections: 1)
+    }
+
+    private static func client(_ settings: GatewaySettings, connections: Int) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .milliseconds(Int64(settings.connectTimeoutMillis)),
                                       read: .seconds(Int64(settings.readTimeoutSeconds)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60),
-                                             concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxIdleConnectionsPerEngine)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         // No tracer: nothing in the appliance collects spans, and the default no-op tracer still

@@ -75,8 +75,10 @@ extension Gateway {
     /// its whole body (otherwise): an error, a 5xx, or a connection that ends before that fails
     /// over to the next — nothing reached the client yet (seed 004 § 26.4; engines such as vLLM
     /// send a stream's head at once and its first token only after prefill). A 4xx is the
-    /// request's fault and is not retried. On return the chosen node counts this request as in
-    /// flight until the caller calls `finished()`.
+    /// request's fault and is not retried. A node that already has `max_connections_per_engine`
+    /// requests in flight is passed over without waiting; if that leaves no node to answer, the
+    /// request is refused with 429 `server_overloaded`, which a client may retry. On return the
+    /// chosen node counts this request as in flight until the caller calls `finished()`.
     private func send(_ inference: InferenceRequest, identity: KeyIdentity, ticket: AdmissionTicket) async throws(OpenAIError) -> Upstream {
         let plan = deps.scheduler.plan(PlacementRequest(
             model: inference.model, orgID: identity.orgID, zone: identity.zone ?? deps.settings.zone, reserved: ticket.reserved,
@@ -84,10 +86,15 @@ extension Gateway {
         GatewayMetrics.planned(plan, model: inference.model)
         if plan.overloaded { throw .overloaded }
         var failure = OpenAIError.noEngine
-        for (attempt, node) in plan.nodes.enumerated() {
-            // Only a failure moves the loop on, so reaching a later node means the one before failed.
-            if attempt > 0 { GatewayMetrics.failedOver(from: plan.nodes[attempt - 1], model: inference.model) }
-            node.started()
+        var failed: LiveNode?
+        var full = false
+        for node in plan.nodes {
+            guard node.tryStart(limit: deps.settings.maxConnectionsPerEngine) else {
+                GatewayMetrics.passedOver(node, model: inference.model)
+                full = true
+                continue
+            }
+            if let failed { GatewayMetrics.failedOver(from: failed, model: inference.model) }
             let answer: EngineAnswer
             do {
                 answer = try await call(node, inference)
@@ -95,19 +102,19 @@ extension Gateway {
                 node.finished()
                 deps.logger.warning("engine failed before its first byte, failing over", metadata: [
                     "node": "\(node.name)", "error": "\(error)"])
-                failure = .engineFailed
+                (failure, failed) = (.engineFailed, node)
                 continue
             }
             let status: Int
             let errorBody: ByteBuffer?
             switch answer {
-            case let .served(body): return Upstream(node: node, body: body, failover: attempt > 0)
+            case let .served(body): return Upstream(node: node, body: body, failover: failed != nil)
             case let .refused(code, body): (status, errorBody) = (code, body)
             }
             node.finished()
             if status >= 500 {
                 deps.logger.warning("engine failed, failing over", metadata: ["node": "\(node.name)", "status": "\(status)"])
-                failure = .engineFailed
+                (failure, failed) = (.engineFailed, node)
                 continue
             }
             // 404 means a mis-configured engine (it does not serve the model): our fault, not the
@@ -115,7 +122,8 @@ extension Gateway {
             guard status != 404 else { throw .engineFailed }
             throw .engineRejected(errorBody.flatMap(EngineReply.decode)?.errorMessage)
         }
-        throw failure
+        // A full node would have taken the request a moment later, so a retry can succeed.
+        throw full ? .overloaded : failure
     }
 
     /// What one engine answered: a 2xx with its body (whole, or a stream's first chunk), or

@@ -38,6 +38,10 @@ enum GatewayMetrics {
         counter(.failovers, ("model", model), ("node", node.name)).increment()
     }
 
+    static func passedOver(_ node: LiveNode, model: String) {
+        counter(.nodeSaturated, ("model", model), ("node", node.name)).increment()
+    }
+
     /// The ledger append of one row: time from hand-over to commit, or a failure.
     static func ledgerAppend(took duration: Duration, failed: Bool) {
         timers.handle(.ledgerAppend) { Timer(label: MetricFamily.ledgerAppend.name) }.record(duration: duration)

@@ -115,7 +115,8 @@ extension OpenAIError {
         type: "server_error", code: "engine_unavailable", retryAfterSeconds: 1)
 
     /// Every node for the model is at the configured shedding load and the request is not inside
-    /// its org's reserved capacity (seed 004 § 28).
+    /// its org's reserved capacity (seed 004 § 28), or every node that could take it already has
+    /// `max_connections_per_engine` requests in flight.
     static let overloaded = OpenAIError(
         status: .tooManyRequests, message: "The engines for this model are at capacity right now. Retry shortly.",
         type: "server_error", code: "server_overloaded", retryAfterSeconds: 1)

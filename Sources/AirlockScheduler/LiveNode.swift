@@ -137,6 +137,19 @@ public final class LiveNode: Sendable {
 
     /// A request was sent here; it counts towards the load at once, until `finished()`.
     public func started() { inFlight.add(1, ordering: .relaxed) }
+
+    /// `started()`, unless `limit` requests are already in flight here: then nothing changes and
+    /// the answer is false. One compare-and-exchange, so concurrent callers never take the count
+    /// past `limit`.
+    public func tryStart(limit: Int) -> Bool {
+        var current = inFlight.load(ordering: .relaxed)
+        while current < limit {
+            let (exchanged, found) = inFlight.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return true }
+            current = found
+        }
+        return false
+    }
     public func finished() { inFlight.subtract(1, ordering: .relaxed) }
 
     /// Estimated current tokens/s ÷ capacity (seed 004 § 26.3). The engine's tok/s is five

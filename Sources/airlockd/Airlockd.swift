@@ -48,6 +48,8 @@ struct CheckConfig: AsyncParsableCommand {
         print("keys.rotation_grace_seconds = \(config.keyRotationGraceSeconds)")
         print("ledger.batch_max_rows = \(config.ledgerBatchMaxRows)")
         print("ledger.min_commit_interval_ms = \(config.ledgerMinCommitIntervalMillis)")
+        print("gateway.max_connections_per_engine = \(config.gateway.maxConnectionsPerEngine)")
+        if config.gateway.obsoleteIdleConnectionsKey { print("note: \(GatewaySettings.obsoleteIdleConnectionsNote)") }
         print("metrics.enabled = \(config.metrics.enabled)" + (config.metrics.scrapeTokenFile.map { " scrape_token_file=\($0)" } ?? ""))
         print("limits.max_tokens_per_request = \(config.limits.maxTokensPerRequest)")
         print("limits.max_request_bytes = \(config.limits.maxRequestBytes)")

@@ -40,6 +40,8 @@ struct Serve: AsyncParsableCommand {
     }
 
     private func serve(_ config: AirlockConfig, logger: Logger) async throws {
+        OpenFileLimit.raise(for: config, logger: logger)
+        if config.gateway.obsoleteIdleConnectionsKey { logger.warning("\(GatewaySettings.obsoleteIdleConnectionsNote)") }
         let store = try Store(dataDirectory: config.dataDir)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
         let (counters, recovery) = try await CounterRecovery.open(dataDirectory: config.dataDir, store: store)
@@ -55,6 +57,7 @@ struct Serve: AsyncParsableCommand {
                                       minCommitInterval: .milliseconds(config.ledgerMinCommitIntervalMillis))
         let recorder = UsageRecorder(appender: appender, dataDirectory: config.dataDir, logger: logger)
         let client = EngineClient.make(config.gateway)
+        let prober = EngineClient.makeProber(config.gateway)
         let certificate = try Self.certificate(config, logger: logger)
         let nodes = try NodePlane(config, store: store, hasher: hasher, logger: logger)
         try await nodes.reconciler.prime()
@@ -90,14 +93,14 @@ struct Serve: AsyncParsableCommand {
                                       reconciler: reconciliation, logger: logger)
         admin.add(to: router)
         Dashboard(api: admin, traffic: { gateway.outcomes.recent(at: .now()) }).add(to: router)
-        await statics.probe(with: client)
+        await statics.probe(with: prober)
         let app = Application(
             router: router,
             server: .tlsOnly(try certificate.tlsConfiguration()),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
                 Housekeeping(policy: policy, spend: spend, statics: statics, license: license, nodes: nodes,
-                             dataDirectory: config.dataDir, client: client, logger: logger),
+                             dataDirectory: config.dataDir, prober: prober, logger: logger),
                 ReconcileJob(reconciliation: reconciliation, settings: config.reconcile, logger: logger),
                 nodes.service(),
                 try Self.adminSocket(admin, dataDirectory: config.dataDir, logger: logger),
@@ -117,6 +120,7 @@ struct Serve: AsyncParsableCommand {
         recorder.finish()
         await recording
         try await client.shutdown()
+        try await prober.shutdown()
         try counters.close()
         logger.notice("stopped cleanly; ledger rows committed, counters marked clean")
     }
@@ -213,7 +217,8 @@ struct Housekeeping: Service {
     let license: LicenseWatch
     let nodes: NodePlane
     let dataDirectory: String
-    let client: HTTPClient
+    /// Static engines' `/health` probes go through their own client (`EngineClient.makeProber`).
+    let prober: HTTPClient
     let logger: Logger
 
     func run() async throws {
@@ -233,7 +238,7 @@ struct Housekeeping: Service {
             await nodes.reconciler.reconcile()
             tick += 1
             if tick % 5 == 0 {
-                await statics.probe(with: client)
+                await statics.probe(with: prober)
                 await license.refresh()
                 do {
                     try nodes.registry.snapshot(at: .now()).write(dataDirectory: dataDirectory)

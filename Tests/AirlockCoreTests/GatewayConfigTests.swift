@@ -22,10 +22,19 @@ import Testing
             """, file: "t.toml")
         #expect(config.apiTLS == TLSFiles(certificateChain: "/etc/airlock/tls/chain.pem", privateKey: "/etc/airlock/tls/key.pem"))
         #expect(config.gateway.zone == "dc-1" && config.gateway.connectTimeoutMillis == 500 && config.gateway.readTimeoutSeconds == 60)
+        #expect(config.gateway.maxConnectionsPerEngine == 1_024 && !config.gateway.obsoleteIdleConnectionsKey)
         #expect(config.engines == [
             EngineConfig(name: "gpu-01", model: "llama-3-8b", url: "http://10.0.0.7:8000", capacityTokensPerSecond: 2400),
             EngineConfig(name: "engine-2", model: "llama-3-8b", url: "https://10.0.0.8:8000", capacityTokensPerSecond: 1000),
         ])
+    }
+
+    @Test func readsTheConnectionCapAndAcceptsTheObsoleteIdleKey() throws {
+        let capped = try AirlockConfig.parse("[gateway]\nmax_connections_per_engine = 3", file: "t.toml")
+        #expect(capped.gateway.maxConnectionsPerEngine == 3 && !capped.gateway.obsoleteIdleConnectionsKey)
+        // A file written for an earlier release still loads: the old key is noted and ignored.
+        let old = try AirlockConfig.parse("[gateway]\nmax_idle_connections_per_engine = 64", file: "t.toml")
+        #expect(old.gateway.maxConnectionsPerEngine == 1_024 && old.gateway.obsoleteIdleConnectionsKey)
     }
 
     @Test(arguments: [
@@ -42,6 +51,10 @@ import Testing
         ("[api]\ntls_certificate = \"c.pem\"\ntls_private_key = \"/k.pem\"", "api.tls_certificate"),
         ("[gateway]\nconnect_timeout_ms = 1", "gateway.connect_timeout_ms"),
         ("[gateway]\nzone = \"\"", "gateway.zone"),
+        ("[gateway]\nmax_connections_per_engine = 0", "gateway.max_connections_per_engine"),
+        ("[gateway]\nmax_connections_per_engine = 16385", "gateway.max_connections_per_engine"),
+        ("[gateway]\nmax_connections_per_engine = \"many\"", "gateway.max_connections_per_engine"),
+        ("[gateway]\nmax_idle_connections_per_engine = 0", "gateway.max_idle_connections_per_engine"),
     ] as [(String, String)])
     func refusesBadGatewaySettings(text: String, key: String) {
         do {

@@ -143,6 +143,29 @@ import Testing
         node.finished()
         #expect(node.load == 0)
     }
+
+    @Test func tryStartStopsAtTheLimitAndCountsLikeStarted() {
+        let fixture = SchedulerFixture()
+        let node = fixture.up("a", capacity: 1_600)
+        #expect(node.tryStart(limit: 2) && node.tryStart(limit: 2))
+        #expect(!node.tryStart(limit: 2), "a third request at a limit of 2")
+        #expect(node.requestsInFlight == 2 && node.load == 2.0 / 16)
+        node.finished()
+        #expect(node.tryStart(limit: 2), "a slot freed is taken again")
+        #expect(!node.tryStart(limit: 0))
+    }
+
+    @Test func concurrentTryStartsNeverPassTheLimit() async {
+        let node = SchedulerFixture().up("a")
+        let limit = 37
+        let taken = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<1_000).reduce(0) { count, _ in count + (node.tryStart(limit: limit) ? 1 : 0) } }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(taken == limit && node.requestsInFlight == limit)
+    }
 }
 
 @Suite struct RegistryRestrictTests {

@@ -182,7 +182,8 @@ class MetricsTest(unittest.TestCase):
         # reports come from agents, not static engines; a refused ledger append).
         exposed = set(re.findall(r"^# TYPE (\S+)", self.scrape(), re.M))
         exposed |= {"airlock_node_gpu_temperature_max_celsius", "airlock_node_gpu_utilisation_ratio", "airlock_node_gpu_memory_used_bytes",
-                    "airlock_node_gpu_memory_total_bytes", "airlock_ledger_append_failures_total", "airlock_failovers_total"}
+                    "airlock_node_gpu_memory_total_bytes", "airlock_ledger_append_failures_total", "airlock_failovers_total",
+                    "airlock_node_saturated_total"}
         histogram = {name + suffix for name in exposed for suffix in ("_bucket", "_sum", "_count")}
         self.assertEqual(used - exposed - histogram, set())
 

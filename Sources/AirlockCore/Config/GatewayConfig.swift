@@ -20,8 +20,17 @@ public struct GatewaySettings: Equatable, Sendable {
     public var connectTimeoutMillis = 2_000
     /// Longest silence from an engine (before the first byte, or between two stream chunks).
     public var readTimeoutSeconds = 300
-    /// Idle pooled connections to engines kept per engine.
-    public var maxIdleConnectionsPerEngine = 64
+    /// Most requests in flight to one engine, each on its own pooled HTTP/1.1 connection. A node
+    /// at this count is passed over; when every node for a model is, the request is refused at
+    /// once with 429 `server_overloaded` rather than left waiting for a connection. The default
+    /// equals the global concurrency default, so that with one engine the admission limits, not
+    /// the pool, decide.
+    public var maxConnectionsPerEngine = 1_024
+    /// Set when the file still has `max_idle_connections_per_engine`, which releases before this
+    /// one read as the pool's size (it capped requests in flight per engine at 64 by default, and
+    /// one more waited for a connection and failed with 502 after `connect_timeout_ms`). It is
+    /// accepted, so that an upgraded appliance's file still loads, and ignored; `airlockd` says so.
+    public var obsoleteIdleConnectionsKey = false
 
     public init() {}
 }
@@ -46,6 +55,11 @@ public struct EngineConfig: Equatable, Sendable {
 }
 
 extension GatewaySettings {
+    /// What `airlockd` logs (and `check-config` prints) when the file has the obsolete key.
+    public static let obsoleteIdleConnectionsNote =
+        "gateway.max_idle_connections_per_engine is no longer used and is ignored; gateway.max_connections_per_engine "
+        + "(default 1024) caps the requests in flight to each engine"
+
     mutating func read(_ section: inout TOMLSection) throws {
         if let zone = try section.string("zone") {
             guard EngineConfig.isName(zone) else { throw section.error("zone", "use 1-64 letters, digits, '-', '_' or '.'") }
@@ -53,7 +67,8 @@ extension GatewaySettings {
         }
         connectTimeoutMillis = try section.int("connect_timeout_ms", in: 10...60_000) ?? connectTimeoutMillis
         readTimeoutSeconds = try section.int("read_timeout_seconds", in: 1...3_600) ?? readTimeoutSeconds
-        maxIdleConnectionsPerEngine = try section.int("max_idle_connections_per_engine", in: 1...4_096) ?? maxIdleConnectionsPerEngine
+        maxConnectionsPerEngine = try section.int("max_connections_per_engine", in: 1...16_384) ?? maxConnectionsPerEngine
+        obsoleteIdleConnectionsKey = try section.int("max_idle_connections_per_engine", in: 1...4_096) != nil
         try section.finish()
     }
 }

@@ -40,6 +40,9 @@ extension MetricFamily {
     public static let failovers = MetricFamily(
         "airlock_failovers_total", .counter, labels: ["model", "node"],
         help: "A node failed before its first byte and the request moved to the next node; node is the one that failed.")
+    public static let nodeSaturated = MetricFamily(
+        "airlock_node_saturated_total", .counter, labels: ["model", "node"],
+        help: "A request passed over the node because it already had gateway.max_connections_per_engine requests in flight.")
     public static let ledgerAppend = MetricFamily(
         "airlock_ledger_append_duration_seconds", .histogram,
         help: "Time from handing a usage row to the ledger until its group commit is durable (or failed).")
@@ -87,7 +90,7 @@ extension MetricFamily {
 
     /// Every metric, in the order the docs list them.
     public static let all: [MetricFamily] = [
-        requests, tokens, admissionRefusals, schedulerDecisions, failovers, ledgerAppend, ledgerAppendFailures,
+        requests, tokens, admissionRefusals, schedulerDecisions, failovers, nodeSaturated, ledgerAppend, ledgerAppendFailures,
         nodeState, nodeInFlight, nodeTokensPerSecond, nodeGPUTemperature, nodeGPUUtilisation, nodeGPUMemoryUsed, nodeGPUMemoryTotal,
         ledgerRows, ledgerCommits, ledgerBatchRows, licenseState, licenseRemaining,
     ]
