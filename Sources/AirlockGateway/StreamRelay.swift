@@ -1,20 +1,44 @@
 import AsyncHTTPClient
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// Relays an engine's event stream to the client event by event, and bills it when it ends —
 /// however it ends. The engine is always asked for usage; its usage chunk reaches the client
 /// only if the client asked for it. If the engine breaks off, the client gets an OpenAI error
 /// event; if the client leaves, the engine request is cancelled (its response body is dropped,
 /// which makes the HTTP client close that connection) and what was generated so far is billed.
-struct StreamRelay: Sendable {
+///
+/// A class, so that a relay that never runs is still settled: Hummingbird writes the response
+/// head before it calls the body, and when the client reset its connection while the engine was
+/// still on its first token that write throws and the body is never called. The relay is then
+/// released unrun, and `deinit` bills what the engine had sent, frees the node's in-flight slot
+/// and the admission ticket, and records the request's one outcome.
+final class StreamRelay: Sendable {
     let billing: Billing
     let upstream: EngineStream
+    private let started = Atomic<Bool>(false)
+
+    init(billing: Billing, upstream: EngineStream) {
+        self.billing = billing
+        self.upstream = upstream
+    }
 
     private enum Ending { case complete, engineFailed, clientGone }
 
     func run(into writer: inout any ResponseBodyWriter) async {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
         await onLoop(billing.call.loop) { await relay(into: &writer) }
+    }
+
+    deinit {
+        guard !started.load(ordering: .relaxed) else { return }
+        var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
+        var splitter = ServerSentEventSplitter()
+        if let first = upstream.takeFirst(), let events = try? splitter.feed(first) {
+            for event in events { _ = accounting.observe(ServerSentEvent.data(of: event)) }
+        }
+        settle(.clientGone, accounting)
     }
 
     private func relay(into writer: inout any ResponseBodyWriter) async {
@@ -50,8 +74,12 @@ struct StreamRelay: Sendable {
             try? await writer.write(ByteBuffer(string: "\n\n"))
         }
         if ending != .clientGone { try? await writer.finish(nil) }
-        billing.engine.finished()
+        settle(ending, accounting)
+    }
 
+    /// Frees the node's slot, bills what was generated and records the outcome: once per relay.
+    private func settle(_ ending: Ending, _ accounting: StreamAccounting) {
+        billing.engine.finished()
         let usage = accounting.billedUsage(promptEstimate: billing.inference.promptTokenEstimate)
         let reason: String? = switch ending {
         case .complete: accounting.finishReason
@@ -79,11 +107,14 @@ final class EngineStream: @unchecked Sendable {
 
     /// The chunk read while failing over, then the engine's next ones; nil at the end.
     func next() async throws -> ByteBuffer? {
-        if let chunk = first {
-            first = nil
-            return chunk
-        }
+        if let chunk = takeFirst() { return chunk }
         return try await rest.next()
+    }
+
+    /// The chunk read while failing over, if nobody took it yet.
+    func takeFirst() -> ByteBuffer? {
+        defer { first = nil }
+        return first
     }
 
     /// The engine closed the stream before sending anything.

@@ -5,6 +5,7 @@ import http.client
 import json
 import socket
 import ssl
+import struct
 import subprocess
 import time
 import unittest
@@ -187,6 +188,36 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual((row["finish_reason"], row["token_source"]), ("client_disconnected", "estimated"))
         self.assertGreaterEqual(row["completion_tokens"], 3)
         self.assertLess(row["completion_tokens"], 200)
+
+    def test_client_reset_before_the_first_token_is_billed_and_frees_its_slots(self):
+        # The engine sends its first token after 1.5 s; the client resets its connection (RST,
+        # as a killed process or an aborting proxy does) at 0.3 s, so Airlock never gets to send
+        # the response head. The request is still billed once and gives back its slots: the key's
+        # one concurrency slot serves the next request at once, not after the 10-minute lease.
+        key = self.keys["single"]
+        before = len([r for r in self.app.ledger() if r["key_id"] == key["id"]])
+        body = json.dumps({"model": "sim-small", "stream": True, "max_tokens": 5,
+                           "messages": [{"role": "user", "content": "x [sim:ttft=1500]"}]}).encode()
+        head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key['key']}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        raw = socket.create_connection(("127.0.0.1", self.app.port))
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection = self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        connection.sendall(head + body)
+        time.sleep(0.3)
+        connection.close()
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            rows = [r for r in self.app.ledger() if r["key_id"] == key["id"]]
+            if len(rows) > before:
+                break
+            time.sleep(0.1)
+        self.assertEqual(len(rows), before + 1)
+        self.assertEqual((rows[-1]["finish_reason"], rows[-1]["token_source"]), ("client_disconnected", "estimated"))
+        self.assertEqual(sum(1 for line in self.app.log_text().splitlines()
+                             if f"request_id={rows[-1]['request_id']}" in line and "] request " in line), 1)
+        served = self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+        self.assertEqual(served.usage.completion_tokens, 1)
 
     def test_engine_death_mid_stream_raises_in_the_sdk_and_is_billed(self):
         stream = self.client().chat.completions.create(
