@@ -66,6 +66,9 @@ public final class AgentSession: Sendable {
         upgrade = AgentUpgradeReceiver(state: settings.state, keys: settings.releaseKeys)
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(2), read: .seconds(2))
+        // Below the engines' own keep-alive (vLLM, SGLang: 5 s), so that the agent, not the
+        // engine, closes an idle connection: see `status(of:)`.
+        configuration.connectionPool = .init(idleTimeout: .seconds(4))
         engineClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -316,13 +319,21 @@ public final class AgentSession: Sendable {
         }
     }
 
+    /// A request that fails fast, with no answer, is sent once more: the heartbeat comes every
+    /// 5 s, the period after which uvicorn-based engines close an idle connection, so a probe can
+    /// meet a connection the engine is closing at that instant — that is no reason to report the
+    /// engine failed and have the node taken out of service. A timeout is not tried again.
     private func status(of path: String) async -> UInt? {
-        do {
-            let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + path), timeout: .seconds(2))
-            _ = try? await response.body.collect(upTo: 1024 * 1024)
-            return response.status.code
-        } catch {
-            return nil
+        for attempt in 1...2 {
+            let started = ContinuousClock.now
+            do {
+                let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + path), timeout: .seconds(2))
+                _ = try? await response.body.collect(upTo: 1024 * 1024)
+                return response.status.code
+            } catch {
+                if attempt == 2 || ContinuousClock.now - started > .milliseconds(500) { return nil }
+            }
         }
+        return nil
     }
 }

@@ -25,7 +25,8 @@ public enum EngineClient {
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .milliseconds(Int64(settings.connectTimeoutMillis)),
                                       read: .seconds(Int64(settings.readTimeoutSeconds)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
+        configuration.connectionPool = .init(idleTimeout: .seconds(Int64(settings.engineKeepAliveSeconds)),
+                                             concurrentHTTP1ConnectionsPerHostSoftLimit: connections)
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
         // No tracer: nothing in the appliance collects spans, and the default no-op tracer still

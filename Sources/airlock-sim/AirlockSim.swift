@@ -22,10 +22,12 @@ struct AirlockSim: AsyncParsableCommand {
     @Option(help: "Close streams abruptly after this many tokens.") var dieAfterTokens: Int?
     @Flag(help: "Never report usage.") var noUsage = false
     @Option(help: "Completion length when a request sets no max_tokens.") var defaultMaxTokens = 16
+    @Option(help: "Close a connection idle this many seconds after its last response, as vLLM and SGLang (uvicorn's timeout_keep_alive) do after 5; 0 never.")
+    var keepAliveSeconds = 5
 
     func validate() throws {
         guard (0...1).contains(failureRate) else { throw ValidationError("--failure-rate must be between 0 and 1") }
-        guard tokensPerSecond >= 0, ttftMs >= 0, defaultMaxTokens >= 0 else { throw ValidationError("rates and times must not be negative") }
+        guard tokensPerSecond >= 0, ttftMs >= 0, defaultMaxTokens >= 0, keepAliveSeconds >= 0 else { throw ValidationError("rates and times must not be negative") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
     }
 
@@ -38,6 +40,7 @@ struct AirlockSim: AsyncParsableCommand {
         logger.logLevel = .warning
         let app = Application(
             router: SimulatedEngine(settings: settings).router(),
+            server: .http1(configuration: .init(idleTimeout: keepAliveSeconds > 0 ? .seconds(Int64(keepAliveSeconds)) : nil)),
             configuration: .init(address: .hostname(host, port: port), serverName: "airlock-sim"),
             onServerRunning: { channel in
                 // Unbuffered: scripts read this line from a pipe while the engine runs.

@@ -49,6 +49,7 @@ struct CheckConfig: AsyncParsableCommand {
         print("ledger.batch_max_rows = \(config.ledgerBatchMaxRows)")
         print("ledger.min_commit_interval_ms = \(config.ledgerMinCommitIntervalMillis)")
         print("gateway.max_connections_per_engine = \(config.gateway.maxConnectionsPerEngine)")
+        print("gateway.engine_keepalive_seconds = \(config.gateway.engineKeepAliveSeconds)")
         if config.gateway.obsoleteIdleConnectionsKey { print("note: \(GatewaySettings.obsoleteIdleConnectionsNote)") }
         print("metrics.enabled = \(config.metrics.enabled)" + (config.metrics.scrapeTokenFile.map { " scrape_token_file=\($0)" } ?? ""))
         print("limits.max_tokens_per_request = \(config.limits.maxTokensPerRequest)")

@@ -23,6 +23,7 @@ import Testing
         #expect(config.apiTLS == TLSFiles(certificateChain: "/etc/airlock/tls/chain.pem", privateKey: "/etc/airlock/tls/key.pem"))
         #expect(config.gateway.zone == "dc-1" && config.gateway.connectTimeoutMillis == 500 && config.gateway.readTimeoutSeconds == 60)
         #expect(config.gateway.maxConnectionsPerEngine == 1_024 && !config.gateway.obsoleteIdleConnectionsKey)
+        #expect(config.gateway.engineKeepAliveSeconds == 4, "below the 5 s vLLM and SGLang keep idle connections")
         #expect(config.engines == [
             EngineConfig(name: "gpu-01", model: "llama-3-8b", url: "http://10.0.0.7:8000", capacityTokensPerSecond: 2400),
             EngineConfig(name: "engine-2", model: "llama-3-8b", url: "https://10.0.0.8:8000", capacityTokensPerSecond: 1000),
@@ -55,6 +56,7 @@ import Testing
         ("[gateway]\nmax_connections_per_engine = 16385", "gateway.max_connections_per_engine"),
         ("[gateway]\nmax_connections_per_engine = \"many\"", "gateway.max_connections_per_engine"),
         ("[gateway]\nmax_idle_connections_per_engine = 0", "gateway.max_idle_connections_per_engine"),
+        ("[gateway]\nengine_keepalive_seconds = 0", "gateway.engine_keepalive_seconds"),
     ] as [(String, String)])
     func refusesBadGatewaySettings(text: String, key: String) {
         do {

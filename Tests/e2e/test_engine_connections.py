@@ -168,5 +168,44 @@ class FullEngineTest(unittest.TestCase):
         self.assertNotRegex(scrape, r"airlock_failovers_total\{")
 
 
+def connections_to(port):
+    """Established TCP connections whose remote end is `port` on loopback (the clients' side)."""
+    with open("/proc/net/tcp") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return sum(1 for row in rows if int(row[2].split(":")[1], 16) == port and row[3] == "01")
+
+
+class EngineKeepAliveTest(unittest.TestCase):
+    def test_airlock_closes_an_idle_engine_connection_before_the_engine_would(self):
+        # vLLM and SGLang close an idle connection after 5 s; a request sent on it at that instant
+        # fails. Airlock closes its own first (engine_keepalive_seconds, 4 by default; 1 here),
+        # so it never sends on a connection the engine is closing. This engine never closes one.
+        warnings.simplefilter("ignore", ResourceWarning)
+        engine = Engine("--model", "sim-small", "--keep-alive-seconds", "0")
+        app = Appliance([("sim-a", "sim-small", engine.url)], extra_config="[gateway]\nengine_keepalive_seconds = 1")
+        try:
+            key = setup_tenant(app)
+            app.start()
+            client = openai.OpenAI(base_url=app.base + "/v1", api_key=key["key"],
+                                   http_client=openai.DefaultHttpxClient(verify=app.ca_file), max_retries=0)
+            client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+            self.assertGreaterEqual(connections_to(engine.port), 1, "the request's connection, pooled")
+            # The static engine's probe (every 5 s, its own pool, same idle time) may be open for a
+            # moment too: wait for a time with none.
+            deadline, counts = time.time() + 4, []
+            while time.time() < deadline:
+                counts.append(connections_to(engine.port))
+                if counts[-1] == 0:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(counts[-1], 0, f"connections to the engine over 4 s: {counts}")
+            # And the next request simply opens a new one.
+            reply = client.chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+            self.assertEqual(reply.usage.completion_tokens, 1)
+        finally:
+            app.cleanup()
+            engine.stop()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -26,6 +26,11 @@ public struct GatewaySettings: Equatable, Sendable {
     /// equals the global concurrency default, so that with one engine the admission limits, not
     /// the pool, decide.
     public var maxConnectionsPerEngine = 1_024
+    /// An engine connection idle this long is closed by Airlock. It must be shorter than the
+    /// engines' own keep-alive (vLLM's `VLLM_HTTP_TIMEOUT_KEEP_ALIVE` and uvicorn's default, which
+    /// SGLang uses, are 5 s): when the engine closes an idle connection first, a request sent on
+    /// it at that moment fails with nothing received, and the request fails over or gets a 502.
+    public var engineKeepAliveSeconds = 4
     /// Set when the file still has `max_idle_connections_per_engine`, which releases before this
     /// one read as the pool's size (it capped requests in flight per engine at 64 by default, and
     /// one more waited for a connection and failed with 502 after `connect_timeout_ms`). It is
@@ -68,6 +73,7 @@ extension GatewaySettings {
         connectTimeoutMillis = try section.int("connect_timeout_ms", in: 10...60_000) ?? connectTimeoutMillis
         readTimeoutSeconds = try section.int("read_timeout_seconds", in: 1...3_600) ?? readTimeoutSeconds
         maxConnectionsPerEngine = try section.int("max_connections_per_engine", in: 1...16_384) ?? maxConnectionsPerEngine
+        engineKeepAliveSeconds = try section.int("engine_keepalive_seconds", in: 1...3_600) ?? engineKeepAliveSeconds
         obsoleteIdleConnectionsKey = try section.int("max_idle_connections_per_engine", in: 1...4_096) != nil
         try section.finish()
     }
