@@ -63,7 +63,7 @@ extension GatewaySettings {
     /// What `airlockd` logs (and `check-config` prints) when the file has the obsolete key.
     public static let obsoleteIdleConnectionsNote =
         "gateway.max_idle_connections_per_engine is no longer used and is ignored; gateway.max_connections_per_engine "
-        + "(default 1024) caps the requests in flight to each engine"
+        + "(default \(GatewaySettings().maxConnectionsPerEngine)) caps the requests in flight to each engine"
 
     mutating func read(_ section: inout TOMLSection) throws {
         if let zone = try section.string("zone") {
