@@ -62,6 +62,21 @@ public final class Admission: @unchecked Sendable {
         return decision
     }
 
+    /// Keeps a running request's concurrency slots past `leaseMillis` from now: a stream can run
+    /// longer than the lease (32,768 tokens at 30 tokens/s is 18 minutes), and an expired lease
+    /// gives its slots back while the request still holds the engine. Returns the ticket to
+    /// settle with (its lease moved), or the ticket unchanged if the lease had already expired.
+    /// Expiries only move later, so the cached next-sweep instant stays true.
+    public func renew(_ ticket: AdmissionTicket) throws -> AdmissionTicket {
+        let now = clock.now().value
+        let renewed = try counters.environment.write { txn in
+            try CounterAccess(txn: txn).renew(ticket.lease, until: now + leaseMillis)
+        }
+        var ticket = ticket
+        if let renewed { ticket.lease = renewed }
+        return ticket
+    }
+
     /// Trues up the ticket's estimate to what the engine reported and frees its slots. Call it
     /// once per ticket: slots are freed only while the lease is held (a second call, or one
     /// after the lease expired, frees nothing), but a second call would true up tokens again.

@@ -39,6 +39,18 @@ public struct CounterAccess {
         try txn.put(lease.key, encodedScopes)
     }
 
+    /// Moves a held lease's expiry later (a long stream still running); nil if it is no longer
+    /// held (expired and swept, or settled). The record is keyed by its expiry, so it moves to
+    /// a new key with the same scopes; the counts are untouched.
+    public func renew(_ lease: Lease, until expiresMillis: Int64) throws -> Lease? {
+        guard let scopes = try txn.get(lease.key) else { return nil }
+        guard expiresMillis > lease.expiresMillis else { return lease }
+        let renewed = Lease(id: lease.id, expiresMillis: expiresMillis)
+        _ = try txn.delete(lease.key)
+        try txn.put(renewed.key, scopes)
+        return renewed
+    }
+
     /// Removes a lease; false if it was not held (already expired and swept, or settled).
     public func remove(_ lease: Lease) throws -> Bool {
         try txn.delete(lease.key)

@@ -165,6 +165,17 @@ extension Gateway {
                    completionTokens: TokenEstimate.tokens(forCharacters: reply?.textBytes ?? 0), estimated: true)
     }
 
+    /// The ticket with its lease moved `leaseMillis` on (`Admission.renew`); unchanged if that
+    /// fails, which only risks the slot coming back early.
+    func renew(_ ticket: AdmissionTicket) -> AdmissionTicket {
+        do {
+            return try deps.admission.renew(ticket)
+        } catch {
+            deps.logger.error("could not renew an admission lease", metadata: ["error": "\(error)"])
+            return ticket
+        }
+    }
+
     func settle(_ ticket: AdmissionTicket, tokens: Int64) {
         do {
             try deps.admission.settle(ticket, actualTokens: tokens)
@@ -181,7 +192,8 @@ struct Billing: Sendable {
     let call: CallContext
     let identity: KeyIdentity
     let inference: InferenceRequest
-    let ticket: AdmissionTicket
+    /// Renewed by a long stream's relay (its lease moves, see `StreamRelay`).
+    var ticket: AdmissionTicket
     let engine: LiveNode
     /// The first node tried failed before the first byte and another served (seed 004 § 26.4).
     let failover: Bool

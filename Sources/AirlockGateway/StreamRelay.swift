@@ -38,13 +38,19 @@ final class StreamRelay: Sendable {
         if let first = upstream.takeFirst(), let events = try? splitter.feed(first) {
             for event in events { _ = accounting.observe(ServerSentEvent.data(of: event)) }
         }
-        settle(.clientGone, accounting)
+        settle(.clientGone, accounting, billing)
     }
 
     private func relay(into writer: inout any ResponseBodyWriter) async {
+        var billing = billing
         var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
         var splitter = ServerSentEventSplitter()
         var ending = Ending.complete
+        // A stream may outlast its admission lease. Renewed at the first chunk a quarter-lease
+        // after the last renewal, it lapses only if the engine is silent for most of a lease
+        // (10 min), which the default `read_timeout_seconds` (300) does not allow.
+        let renewal = Duration.milliseconds(billing.gateway.deps.admission.leaseMillis / 4)
+        var renewed = ContinuousClock.now
         relay: while true {
             let chunk: ByteBuffer?
             do {
@@ -54,6 +60,10 @@ final class StreamRelay: Sendable {
                 break
             }
             guard let chunk else { break }
+            if ContinuousClock.now - renewed > renewal {
+                billing.ticket = billing.gateway.renew(billing.ticket)
+                renewed = .now
+            }
             guard let events = try? splitter.feed(chunk) else {
                 ending = .engineFailed
                 break
@@ -74,11 +84,11 @@ final class StreamRelay: Sendable {
             try? await writer.write(ByteBuffer(string: "\n\n"))
         }
         if ending != .clientGone { try? await writer.finish(nil) }
-        settle(ending, accounting)
+        settle(ending, accounting, billing)
     }
 
     /// Frees the node's slot, bills what was generated and records the outcome: once per relay.
-    private func settle(_ ending: Ending, _ accounting: StreamAccounting) {
+    private func settle(_ ending: Ending, _ accounting: StreamAccounting, _ billing: Billing) {
         billing.engine.finished()
         let usage = accounting.billedUsage(promptEstimate: billing.inference.promptTokenEstimate)
         let reason: String? = switch ending {

@@ -113,6 +113,31 @@ final class AdmissionFixture: Sendable {
         #expect(f.refusal(try f.admission.admit(f.request()))?.limit == .concurrency)
     }
 
+    @Test func aRenewedLeaseKeepsItsSlotPastItsFirstExpiryAndSettlesOnce() throws {
+        var limits = AdmissionFixture.open
+        limits.key = LimitSet(concurrency: 1)
+        let f = try AdmissionFixture(limits, leaseMillis: 30_000)
+        var stream = try #require(f.ticket(try f.admission.admit(f.request())))
+        // A long stream renews a quarter-lease in, then runs past its first expiry.
+        f.clock.advance(seconds: 20)
+        stream = try f.admission.renew(stream)
+        #expect(stream.lease.expiresMillis == f.clock.wallClock.now().value + 30_000)
+        f.clock.advance(seconds: 20)
+        #expect(f.refusal(try f.admission.admit(f.request()))?.limit == .concurrency, "the slot is still held")
+        // Settled with the renewed ticket, the slot comes back once.
+        try f.admission.settle(stream, actualTokens: 10)
+        let next = try #require(f.ticket(try f.admission.admit(f.request())))
+        try f.admission.settle(stream, actualTokens: 10)
+        #expect(f.refusal(try f.admission.admit(f.request()))?.limit == .concurrency, "not freed twice")
+        try f.admission.settle(next, actualTokens: 10)
+        // A lease that already ran out and was swept is not brought back by a renewal.
+        let lapsed = try #require(f.ticket(try f.admission.admit(f.request())))
+        f.clock.advance(seconds: 31)
+        _ = try #require(f.ticket(try f.admission.admit(f.request())), "the sweep gave the lapsed slot back")
+        #expect(try f.admission.renew(lapsed) == lapsed)
+        #expect(f.refusal(try f.admission.admit(f.request()))?.limit == .concurrency, "one slot, held by the new request")
+    }
+
     @Test func settlementTruesUpTokensToWhatTheEngineReported() throws {
         var limits = AdmissionFixture.open
         limits.org = LimitSet(tokensPerMinute: 1_000)
