@@ -324,16 +324,20 @@ public final class AgentSession: Sendable {
     /// meet a connection the engine is closing at that instant — that is no reason to report the
     /// engine failed and have the node taken out of service. A timeout is not tried again.
     private func status(of path: String) async -> UInt? {
-        for attempt in 1...2 {
-            let started = ContinuousClock.now
-            do {
-                let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + path), timeout: .seconds(2))
-                _ = try? await response.body.collect(upTo: 1024 * 1024)
-                return response.status.code
-            } catch {
-                if attempt == 2 || ContinuousClock.now - started > .milliseconds(500) { return nil }
-            }
+        let started = ContinuousClock.now
+        if let code = await answer(path) { return code }
+        guard ContinuousClock.now - started < .milliseconds(500) else { return nil }
+        return await answer(path)
+    }
+
+    /// One `GET`: the status the engine answered, or nil if none came within 2 s.
+    private func answer(_ path: String) async -> UInt? {
+        do {
+            let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + path), timeout: .seconds(2))
+            _ = try? await response.body.collect(upTo: 1024 * 1024)
+            return response.status.code
+        } catch {
+            return nil
         }
-        return nil
     }
 }
