@@ -319,25 +319,27 @@ public final class AgentSession: Sendable {
         }
     }
 
-    /// A request that fails fast, with no answer, is sent once more: the heartbeat comes every
-    /// 5 s, the period after which uvicorn-based engines close an idle connection, so a probe can
-    /// meet a connection the engine is closing at that instant — that is no reason to report the
-    /// engine failed and have the node taken out of service. A timeout is not tried again.
+    /// A request that fails without an answer, other than by timing out, is sent once more: the
+    /// heartbeat comes every 5 s, the period after which uvicorn-based engines close an idle
+    /// connection, so a probe can meet a connection the engine is closing at that instant — that
+    /// is no reason to report the engine failed and have the node taken out of service. A hung
+    /// engine (a timeout) is not asked again.
     private func status(of path: String) async -> UInt? {
-        let started = ContinuousClock.now
-        if let code = await answer(path) { return code }
-        guard ContinuousClock.now - started < .milliseconds(500) else { return nil }
-        return await answer(path)
+        switch await answer(path) {
+        case let .success(code): return code
+        case let .failure(error) where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error as? HTTPClientError): return nil
+        case .failure: return try? await answer(path).get()
+        }
     }
 
-    /// One `GET`: the status the engine answered, or nil if none came within 2 s.
-    private func answer(_ path: String) async -> UInt? {
+    /// One `GET`: the status the engine answered within 2 s, or why there was none.
+    private func answer(_ path: String) async -> Result<UInt, any Error> {
         do {
             let response = try await engineClient.execute(HTTPClientRequest(url: settings.engineURL + path), timeout: .seconds(2))
             _ = try? await response.body.collect(upTo: 1024 * 1024)
-            return response.status.code
+            return .success(response.status.code)
         } catch {
-            return nil
+            return .failure(error)
         }
     }
 }

@@ -28,6 +28,15 @@ import Testing
         try await engine.stop()
     }
 
+    @Test func anEngineThatHangsIsReportedFailedWithoutASecondWait() async throws {
+        let engine = try await DroppingEngine.start(dropping: 0, answering: false)
+        let session = Self.session(port: engine.port)
+        #expect(await session.engineHealthy() == false)
+        #expect(engine.connections == 1, "a timeout is not tried again")
+        try await session.engineClient.shutdown()
+        try await engine.stop()
+    }
+
     private static func session(port: Int) -> AgentSession {
         let directory = TemporaryDirectory()
         let settings = AgentSettings(state: AgentState(directory: directory.path), controlHost: "127.0.0.1", controlPort: 1,
@@ -37,7 +46,7 @@ import Testing
 }
 
 /// A loopback HTTP server that closes the first `dropping` connections as soon as a request
-/// arrives, then answers `200 ok` once per connection.
+/// arrives, then answers `200 ok` once per connection (or, not `answering`, never).
 private final class DroppingEngine: Sendable {
     let channel: any Channel
     private let counter: Counter
@@ -51,13 +60,13 @@ private final class DroppingEngine: Sendable {
         self.counter = counter
     }
 
-    static func start(dropping: Int) async throws -> DroppingEngine {
+    static func start(dropping: Int, answering: Bool = true) async throws -> DroppingEngine {
         let counter = Counter()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { child in
                 let index = counter.next()
                 return child.eventLoop.makeCompletedFuture {
-                    try child.pipeline.syncOperations.addHandler(Handler(drop: index < dropping))
+                    try child.pipeline.syncOperations.addHandler(Handler(drop: index < dropping, answer: answering))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -75,14 +84,18 @@ private final class DroppingEngine: Sendable {
         typealias InboundIn = ByteBuffer
         typealias OutboundOut = ByteBuffer
         let drop: Bool
+        let answer: Bool
         var answered = false
 
-        init(drop: Bool) { self.drop = drop }
+        init(drop: Bool, answer: Bool) {
+            self.drop = drop
+            self.answer = answer
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             if drop {
                 context.close(promise: nil)
-            } else if !answered {
+            } else if answer, !answered {
                 answered = true
                 let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
                 context.writeAndFlush(NIOAny(ByteBuffer(string: reply)), promise: nil)
