@@ -123,6 +123,8 @@ public final class Gateway: Sendable {
             return try await request.collectBody(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw OpenAIError.tooLarge(limit)
+        } catch let timeout as RequestReadTimeout {
+            throw OpenAIError.requestTimeout(timeout.seconds)
         }
     }
 

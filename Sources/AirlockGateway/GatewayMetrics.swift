@@ -42,6 +42,10 @@ enum GatewayMetrics {
         counter(.nodeSaturated, ("model", model), ("node", node.name)).increment()
     }
 
+    static func requestReadTimedOut() {
+        counter(.requestReadTimeouts).increment()
+    }
+
     /// The ledger append of one row: time from hand-over to commit, or a failure.
     static func ledgerAppend(took duration: Duration, failed: Bool) {
         timers.handle(.ledgerAppend) { Timer(label: MetricFamily.ledgerAppend.name) }.record(duration: duration)

@@ -110,6 +110,12 @@ extension OpenAIError {
                     type: "invalid_request_error", code: "request_too_large")
     }
 
+    /// The body did not arrive within `api.request_read_timeout_seconds` (``RequestReadDeadline``).
+    static func requestTimeout(_ seconds: Int) -> OpenAIError {
+        OpenAIError(status: .requestTimeout, message: "The request body did not arrive within \(seconds) s.",
+                    type: "invalid_request_error", code: "request_timeout")
+    }
+
     static let noEngine = OpenAIError(
         status: .serviceUnavailable, message: "No engine for this model is available right now. Retry shortly.",
         type: "server_error", code: "engine_unavailable", retryAfterSeconds: 1)

@@ -44,6 +44,7 @@ struct CheckConfig: AsyncParsableCommand {
         let config = try options.load()
         print("data_dir = \(config.dataDir)")
         print("api.listen = \(config.apiListen)")
+        print("api.request_read_timeout_seconds = \(config.apiRequestReadTimeoutSeconds)")
         print("agents.listen = \(config.agentListen)")
         print("keys.rotation_grace_seconds = \(config.keyRotationGraceSeconds)")
         print("ledger.batch_max_rows = \(config.ledgerBatchMaxRows)")

@@ -96,7 +96,7 @@ struct Serve: AsyncParsableCommand {
         await statics.probe(with: prober)
         let app = Application(
             router: router,
-            server: .tlsOnly(try certificate.tlsConfiguration()),
+            server: .tlsOnly(try certificate.tlsConfiguration(), requestReadSeconds: config.apiRequestReadTimeoutSeconds, logger: logger),
             configuration: .init(address: .hostname(config.apiListen.host, port: config.apiListen.port), serverName: "airlockd"),
             services: [
                 Housekeeping(policy: policy, spend: spend, statics: statics, license: license, nodes: nodes,

@@ -1,3 +1,4 @@
+import AirlockGateway
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
@@ -7,10 +8,14 @@ import NIOSSL
 extension HTTPServerBuilder {
     /// HTTP/1.1 over TLS only. A client that speaks plain HTTP to the TLS port gets a plain
     /// `400` with an OpenAI-shaped `tls_required` error instead of a dropped connection, so the
-    /// mistake is obvious from curl or an SDK log. Idle keep-alive connections close after 75 s.
-    static func tlsOnly(_ tlsConfiguration: TLSConfiguration) -> HTTPServerBuilder {
+    /// mistake is obvious from curl or an SDK log. Idle keep-alive connections close after 75 s;
+    /// a request that takes longer than `requestReadSeconds` to arrive is cut off
+    /// (``RequestReadDeadline``).
+    static func tlsOnly(_ tlsConfiguration: TLSConfiguration, requestReadSeconds: Int, logger: Logger) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            let http = HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(75)))
+            let http = HTTP1Channel(responder: responder, configuration: .init(
+                additionalChannelHandlers: [RequestReadDeadline(seconds: requestReadSeconds, logger: logger)],
+                idleTimeout: .seconds(75)))
             return TLSOnlyChannel(base: try TLSChannel(http, tlsConfiguration: tlsConfiguration))
         }
     }

@@ -22,6 +22,7 @@ import Testing
             [api]
             listen = "[::1]:18443"
             hostnames = ["api.example"]
+            request_read_timeout_seconds = 20
             [agents]
             listen = "127.0.0.1:19443"
             hostnames = ["gpu-gw.example"]
@@ -44,6 +45,7 @@ import Testing
         #expect(config.apiListen == ListenAddress(host: "::1", port: 18443))
         #expect(config.agentListen.port == 19443)
         #expect(config.apiHostnames == ["api.example"] && config.agentHostnames == ["gpu-gw.example"])
+        #expect(config.apiRequestReadTimeoutSeconds == 20 && AirlockConfig().apiRequestReadTimeoutSeconds == 60)
         #expect(config.licenseVendorKeyFiles == ["/etc/airlock/dev-vendor.pub"] && config.licenseClockToleranceSeconds == 60)
         #expect(config.keyRotationGraceSeconds == 0)
         #expect(config.ledgerBatchMaxRows == 64 && config.ledgerMinCommitIntervalMillis == 0)
@@ -75,6 +77,8 @@ import Testing
         ("[agents]\nlisten = \":9443\"", "agents.listen", "missing host"),
         ("[api]\nhostnames = [\"a b\"]", "api.hostnames", "not a host name"),
         ("[agents]\nhostnames = [\"\"]", "agents.hostnames", "not a host name"),
+        ("[api]\nrequest_read_timeout_seconds = 0", "api.request_read_timeout_seconds", "out of range"),
+        ("[api]\nrequest_read_timeout_seconds = 3601", "api.request_read_timeout_seconds", "out of range"),
         ("[license]\nvendor_key_files = [\"dev.pub\"]", "license.vendor_key_files", "absolute path"),
         ("[license]\nkeys = 1", "license.keys", "unknown key"),
         ("[license]\nclock_tolerance_seconds = -1", "license.clock_tolerance_seconds", "out of range"),

@@ -49,15 +49,16 @@ class Engine:
 
 
 class Appliance:
-    def __init__(self, engines, extra_config="", licensed=True):
+    def __init__(self, engines, extra_config="", licensed=True, api_config=""):
         """`licensed`: install a development licence with room for every test (its own vendor
-        key, the offline cycle through airlock-vendor and airlock), instead of evaluation mode."""
+        key, the offline cycle through airlock-vendor and airlock), instead of evaluation mode.
+        `api_config`: lines for the `[api]` table, beside its `listen`."""
         self.dir = tempfile.mkdtemp(prefix="airlock-e2e-")
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
         self.agent_port = free_port()
         self.config = os.path.join(self.dir, "airlock.toml")
-        lines = [f'data_dir = "{self.data}"', "[api]", f'listen = "127.0.0.1:{self.port}"',
+        lines = [f'data_dir = "{self.data}"', "[api]", f'listen = "127.0.0.1:{self.port}"', api_config,
                  "[agents]", f'listen = "127.0.0.1:{self.agent_port}"', extra_config]
         for name, model, url in engines:
             lines += ["[[engines]]", f'name = "{name}"', f'model = "{model}"', f'url = "{url}"']

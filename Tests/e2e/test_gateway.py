@@ -3,6 +3,7 @@ official `openai` Python client (and raw HTTP for what the SDK will not send).""
 
 import http.client
 import json
+import re
 import socket
 import ssl
 import struct
@@ -18,13 +19,17 @@ from appliance import Appliance, Engine, free_port
 
 
 class GatewayTest(unittest.TestCase):
+    READ_DEADLINE = 3
+
     @classmethod
     def setUpClass(cls):
         warnings.simplefilter("ignore", ResourceWarning)
         cls.engine = Engine("--model", "sim-small", "--model", "sim-embed", "--tokens-per-second", "1000")
         dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: placement must fail over
+        # A short request read deadline, for the slow-body tests; every other request here
+        # arrives in milliseconds.
         cls.app = Appliance([("sim-a", "sim-small", cls.engine.url), ("sim-dead", "sim-small", dead),
-                             ("sim-e", "sim-embed", cls.engine.url)])
+                             ("sim-e", "sim-embed", cls.engine.url)], api_config=f"request_read_timeout_seconds = {cls.READ_DEADLINE}")
         app = cls.app
         app.cli("org", "create", "acme")
         app.cli("env", "create", "acme", "prod")
@@ -270,6 +275,63 @@ class GatewayTest(unittest.TestCase):
         # The concurrency-1 key still works: no refusal left a lease behind.
         for _ in range(3):
             self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+
+    def trickle(self, headers, declared=200, every=0.5):
+        """A chat request whose body is sent a byte every `every` seconds: (seconds until the
+        connection was closed, everything received)."""
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        raw = socket.create_connection(("127.0.0.1", self.app.port), timeout=30)
+        connection = self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        connection.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {declared}\r\n\r\n{{".encode())
+        connection.setblocking(False)
+        started, received = time.time(), b""
+        try:
+            while time.time() - started < 20:
+                try:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    received += chunk
+                except ssl.SSLWantReadError:
+                    pass
+                try:
+                    connection.send(b" ")
+                except ssl.SSLWantWriteError:
+                    pass
+                time.sleep(every)
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
+            pass
+        finally:
+            connection.close()
+        return time.time() - started, received
+
+    def test_a_body_trickled_past_the_read_deadline_gets_408_and_its_connection_closed(self):
+        # A byte every 0.5 s keeps any idle timer satisfied; the deadline counts from the head.
+        key = self.keys["single"]
+        before = len(self.app.ledger())
+        took, received = self.trickle(self.auth("single"))
+        self.assertGreaterEqual(took, self.READ_DEADLINE - 0.5)
+        self.assertLess(took, self.READ_DEADLINE + 5)
+        self.assertTrue(received.startswith(b"HTTP/1.1 408"), received[:200])
+        body = received.split(b"\r\n\r\n", 1)[1]
+        self.assert_openai_error(body, "request_timeout")
+        request_id = re.search(rb"x-request-id: (\S+)", received, re.I).group(1).decode()
+        time.sleep(0.3)
+        self.assertEqual(len(self.app.ledger()), before)
+        log = self.app.log_text()
+        self.assertEqual(sum(1 for line in log.splitlines() if f"request_id={request_id}" in line and "] request " in line), 1)
+        self.assertIn("request not received in time", log)
+        # Nothing was admitted: the key's one concurrency slot is free.
+        served = self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
+        self.assertEqual(served.usage.completion_tokens, 1)
+        self.assertEqual(key["id"], self.app.ledger_row(served._request_id)[0]["key_id"])
+
+    def test_a_refused_request_whose_body_never_ends_is_closed_at_the_deadline(self):
+        # 401 is answered before the body is read; the connection still cannot be held open by
+        # the rest of the body.
+        took, received = self.trickle({"Content-Type": "application/json"})
+        self.assertTrue(received.startswith(b"HTTP/1.1 401"), received[:200])
+        self.assertLess(took, self.READ_DEADLINE + 5)
 
     def test_plain_http_on_the_tls_port_is_refused(self):
         with socket.create_connection(("127.0.0.1", self.app.port), timeout=5) as sock:

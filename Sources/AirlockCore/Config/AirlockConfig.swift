@@ -12,6 +12,10 @@ public struct AirlockConfig: Equatable, Sendable {
     /// appliance's own HTTPS certificate must carry. Agents enrol on this port too, so
     /// `agentHostnames` are added.
     public var apiHostnames: [String] = []
+    /// Longest time a request on the HTTPS port may take to arrive, head to end of body; then it
+    /// gets 408 and its connection is closed. At the 4 MiB body cap, 60 s asks ~70 KB/s of a
+    /// client, far below any data-centre link, and stops a body trickled a byte at a time.
+    public var apiRequestReadTimeoutSeconds = 60
     /// Node agents (gRPC over mutual TLS).
     public var agentListen = ListenAddress(host: "0.0.0.0", port: 9443)
     /// Names agents use to reach this appliance on 9443 (beyond localhost and the host name): the
@@ -98,6 +102,7 @@ public struct AirlockConfig: Equatable, Sendable {
             apiListen = try Self.listen(&api) ?? apiListen
             apiTLS = try Self.tlsFiles(&api)
             apiHostnames = try Self.hostnames(&api)
+            apiRequestReadTimeoutSeconds = try api.int("request_read_timeout_seconds", in: 1...3_600) ?? apiRequestReadTimeoutSeconds
             try api.finish()
         }
         if var agents = try root.section("agents") {

@@ -43,6 +43,9 @@ extension MetricFamily {
     public static let nodeSaturated = MetricFamily(
         "airlock_node_saturated_total", .counter, labels: ["model", "node"],
         help: "A request passed over the node because it already had gateway.max_connections_per_engine requests in flight.")
+    public static let requestReadTimeouts = MetricFamily(
+        "airlock_request_read_timeouts_total", .counter,
+        help: "HTTPS requests whose head and body did not arrive within api.request_read_timeout_seconds; the connection was closed.")
     public static let ledgerAppend = MetricFamily(
         "airlock_ledger_append_duration_seconds", .histogram,
         help: "Time from handing a usage row to the ledger until its group commit is durable (or failed).")
@@ -90,7 +93,8 @@ extension MetricFamily {
 
     /// Every metric, in the order the docs list them.
     public static let all: [MetricFamily] = [
-        requests, tokens, admissionRefusals, schedulerDecisions, failovers, nodeSaturated, ledgerAppend, ledgerAppendFailures,
+        requests, tokens, admissionRefusals, schedulerDecisions, failovers, nodeSaturated, requestReadTimeouts, ledgerAppend,
+        ledgerAppendFailures,
         nodeState, nodeInFlight, nodeTokensPerSecond, nodeGPUTemperature, nodeGPUUtilisation, nodeGPUMemoryUsed, nodeGPUMemoryTotal,
         ledgerRows, ledgerCommits, ledgerBatchRows, licenseState, licenseRemaining,
     ]
