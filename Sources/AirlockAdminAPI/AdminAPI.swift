@@ -99,8 +99,12 @@ public struct AdminAPI: Sendable {
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: route.maxBodyBytes)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw error
             } catch {
-                throw HTTPError(.contentTooLarge)
+                // The client's fault, not the appliance's: a body cut off, malformed chunked
+                // framing, or one slower than `api.request_read_timeout_seconds`.
+                throw AirlockError.invalidArgument("the request body could not be read: it ended early, was malformed or arrived too slowly")
             }
             let call = AdminCall(principal: principal, parameters: parameters, query: query, body: body,
                                  origin: ApplianceRequestContext.origin(of: context),

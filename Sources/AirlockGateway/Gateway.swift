@@ -8,6 +8,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
 /// The request path for `/v1/*`, top-down: authenticate → validate → admit → pick an engine →
 /// proxy → account (settle the counters, append the ledger row) → respond. Every request ends
@@ -125,6 +126,14 @@ public final class Gateway: Sendable {
             throw OpenAIError.tooLarge(limit)
         } catch let timeout as RequestReadTimeout {
             throw OpenAIError.requestTimeout(timeout.seconds)
+        } catch let error as HTTPParserError where error == .invalidEOFState {
+            throw OpenAIError.bodyIncomplete  // the client closed its side mid-body
+        } catch let error as HTTPParserError {
+            throw OpenAIError.invalidRequest("The request body is not valid HTTP/1.1: \(error).")
+        } catch {
+            // The connection ended mid-body (a client that hung up, or TLS cut without its
+            // close_notify): the client's doing, not a failure of Airlock to page anyone about.
+            throw OpenAIError.bodyIncomplete
         }
     }
 

@@ -116,6 +116,10 @@ extension OpenAIError {
                     type: "invalid_request_error", code: "request_timeout")
     }
 
+    static let bodyIncomplete = OpenAIError(
+        status: .badRequest, message: "The connection ended before the request body was complete.",
+        type: "invalid_request_error", code: "incomplete_request")
+
     static let noEngine = OpenAIError(
         status: .serviceUnavailable, message: "No engine for this model is available right now. Retry shortly.",
         type: "server_error", code: "engine_unavailable", retryAfterSeconds: 1)

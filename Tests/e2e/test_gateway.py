@@ -333,6 +333,63 @@ class GatewayTest(unittest.TestCase):
         self.assertTrue(received.startswith(b"HTTP/1.1 401"), received[:200])
         self.assertLess(took, self.READ_DEADLINE + 5)
 
+    def open_tls(self):
+        raw = socket.create_connection(("127.0.0.1", self.app.port), timeout=10)
+        return self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+
+    def outcome_line(self, request_id=None, since=0):
+        """The log's request outcome lines after offset `since` (for `request_id` if given)."""
+        return [line for line in self.app.log_text()[since:].splitlines()
+                if "] request " in line and (request_id is None or f"request_id={request_id}" in line)]
+
+    def test_malformed_chunked_framing_is_400_not_an_internal_error(self):
+        body = b'{"model":"sim-small","messages":[{"role":"user","content":"x"}]}'
+        head = "".join(f"{name}: {value}\r\n" for name, value in self.auth("single").items())
+        connection = self.open_tls()
+        connection.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode()
+                           + b"ZZ\r\n" + body + b"\r\n0\r\n\r\n")
+        received = b""
+        try:
+            while chunk := connection.recv(65536):
+                received += chunk
+        except (ConnectionResetError, ssl.SSLError, socket.timeout):
+            pass
+        connection.close()
+        self.assertTrue(received.startswith(b"HTTP/1.1 400"), received[:200])
+        error = self.assert_openai_error(received.split(b"\r\n\r\n", 1)[1])
+        self.assertEqual(error["type"], "invalid_request_error")
+        self.assertIn("chunk", error["message"])
+
+    def test_a_client_that_hangs_up_mid_body_is_refused_not_an_internal_error(self):
+        # Three ways to leave: TCP FIN without TLS's close_notify, a reset, and a clean TLS close.
+        # Each is the client's doing: one `refused` outcome with code incomplete_request, never
+        # an error-level "request failed inside Airlock" counted against the error-rate alert.
+        since = len(self.app.log_text())
+        head = "".join(f"{name}: {value}\r\n" for name, value in self.auth("single").items())
+        for leave in ("fin", "reset", "close_notify"):
+            connection = self.open_tls()
+            connection.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 100\r\n\r\n{{\"model\"".encode())
+            time.sleep(0.3)
+            if leave == "fin":
+                connection.shutdown(socket.SHUT_RDWR)
+            elif leave == "reset":
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            else:
+                try:
+                    connection.unwrap()
+                except (ssl.SSLError, OSError):
+                    pass  # the 400 may arrive after our close_notify
+            connection.close()
+        deadline = time.time() + 10
+        while len(self.outcome_line(since=since)) < 3 and time.time() < deadline:
+            time.sleep(0.1)
+        lines = self.outcome_line(since=since)
+        self.assertEqual(len(lines), 3, lines)
+        for line in lines:
+            self.assertIn("request refused", line)
+            self.assertIn("code=incomplete_request", line)
+        self.assertNotIn("request failed inside Airlock", self.app.log_text()[since:])
+
     def test_plain_http_on_the_tls_port_is_refused(self):
         with socket.create_connection(("127.0.0.1", self.app.port), timeout=5) as sock:
             sock.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n")
