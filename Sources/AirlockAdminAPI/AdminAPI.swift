@@ -99,8 +99,8 @@ public struct AdminAPI: Sendable {
             let body: ByteBuffer
             do {
                 body = try await request.body.collect(upTo: route.maxBodyBytes)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
-                throw error
+            } catch is NIOTooManyBytesError {
+                throw HTTPError(.contentTooLarge)
             } catch {
                 // The client's fault, not the appliance's: a body cut off, malformed chunked
                 // framing, or one slower than `api.request_read_timeout_seconds`.
