@@ -35,21 +35,28 @@ public enum EngineClient {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    static let headers: HTTPHeaders = ["content-type": "application/json", "accept": "application/json, text/event-stream"]
+    /// The headers of every engine request. `x-request-id` carries Airlock's request id (the
+    /// ledger row's): vLLM takes it as its own request id, so its logs and the answer's id
+    /// (`chatcmpl-req_…`) name the same request as the ledger, the client and Airlock's log.
+    static func headers(requestID: String) -> HTTPHeaders {
+        ["content-type": "application/json", "accept": "application/json, text/event-stream", "x-request-id": requestID]
+    }
 
     /// An engine request for `path` carrying `body` as JSON, for a streamed answer.
-    static func request(_ node: LiveNode, path: String, body: ByteBuffer) -> HTTPClientRequest {
+    static func request(_ node: LiveNode, path: String, body: ByteBuffer, requestID: String) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: node.engineURL + path)
         request.method = .POST
-        request.headers = headers
+        request.headers = headers(requestID: requestID)
         request.body = .bytes(body)
         return request
     }
 
     /// Posts `body` to `path` and collects the whole answer (at most `limit` bytes, else
     /// `ResponseTooBigError`). Cancelling the calling task cancels the request.
-    static func collect(_ client: HTTPClient, _ node: LiveNode, path: String, body: ByteBuffer, upTo limit: Int) async throws -> HTTPClient.Response {
-        let request = try HTTPClient.Request(url: node.engineURL + path, method: .POST, headers: headers, body: .byteBuffer(body))
+    static func collect(_ client: HTTPClient, _ node: LiveNode, path: String, body: ByteBuffer, requestID: String,
+                        upTo limit: Int) async throws -> HTTPClient.Response {
+        let request = try HTTPClient.Request(url: node.engineURL + path, method: .POST, headers: headers(requestID: requestID),
+                                             body: .byteBuffer(body))
         let task = client.execute(request: request, delegate: ResponseAccumulator(request: request, maxBodySize: limit), deadline: nil)
         return try await withTaskCancellationHandler {
             try await task.futureResult.get()

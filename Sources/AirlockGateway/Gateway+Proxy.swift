@@ -20,7 +20,7 @@ extension Gateway {
             // A stream is sent from its client's loop: async-http-client then prefers an engine
             // connection on that loop, so the relay's tokens arrive where they are written.
             upstream = try await onLoop(inference.stream ? call.loop : nil) { () async throws(OpenAIError) -> Upstream in
-                try await send(inference, identity: identity, ticket: ticket)
+                try await send(inference, identity: identity, ticket: ticket, requestID: call.requestID)
             }
         } catch {
             return fail(call, ticket, error)
@@ -79,7 +79,8 @@ extension Gateway {
     /// requests in flight is passed over without waiting; if that leaves no node to answer, the
     /// request is refused with 429 `server_overloaded`, which a client may retry. On return the
     /// chosen node counts this request as in flight until the caller calls `finished()`.
-    private func send(_ inference: InferenceRequest, identity: KeyIdentity, ticket: AdmissionTicket) async throws(OpenAIError) -> Upstream {
+    private func send(_ inference: InferenceRequest, identity: KeyIdentity, ticket: AdmissionTicket,
+                      requestID: String) async throws(OpenAIError) -> Upstream {
         let plan = deps.scheduler.plan(PlacementRequest(
             model: inference.model, orgID: identity.orgID, zone: identity.zone ?? deps.settings.zone, reserved: ticket.reserved,
             prefix: inference.prefix))
@@ -97,7 +98,7 @@ extension Gateway {
             if let failed { GatewayMetrics.failedOver(from: failed, model: inference.model) }
             let answer: EngineAnswer
             do {
-                answer = try await call(node, inference)
+                answer = try await call(node, inference, requestID: requestID)
             } catch {
                 node.finished()
                 deps.logger.warning("engine failed before its first byte, failing over", metadata: [
@@ -135,12 +136,13 @@ extension Gateway {
 
     /// Sends the request to `node`. Throws if the engine could not be reached or ended before
     /// its first bytes (a stream) or its whole body (otherwise).
-    private func call(_ node: LiveNode, _ inference: InferenceRequest) async throws -> EngineAnswer {
+    private func call(_ node: LiveNode, _ inference: InferenceRequest, requestID: String) async throws -> EngineAnswer {
         guard inference.stream else {
             // A whole answer is collected on the connection's event loop (no task, no deadline
             // timer, no async body sequence per request): the cheaper of async-http-client's two
             // APIs, and there is nothing to relay until the body is complete anyway.
             let response = try await EngineClient.collect(deps.client, node, path: inference.kind.rawValue, body: inference.upstreamBody,
+                                                          requestID: requestID,
                                                           upTo: Self.maxResponseBytes)
             let status = Int(response.status.code)
             guard (200..<300).contains(status) else {
@@ -149,7 +151,8 @@ extension Gateway {
             return .served(.complete(response.body ?? ByteBuffer()))
         }
         let response = try await deps.client.execute(
-            EngineClient.request(node, path: inference.kind.rawValue, body: inference.upstreamBody), deadline: .distantFuture)
+            EngineClient.request(node, path: inference.kind.rawValue, body: inference.upstreamBody, requestID: requestID),
+            deadline: .distantFuture)
         guard (200..<300).contains(response.status.code) else {
             return .refused(status: Int(response.status.code), body: try? await response.body.collect(upTo: Self.maxErrorBytes))
         }

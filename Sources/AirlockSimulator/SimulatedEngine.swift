@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -14,6 +15,7 @@ public struct SimulatedEngine: Sendable {
     public let settings: SimulatorSettings
     private let received = ReceivedCount()
     private let metrics: SimulatedMetrics
+    private static let requestIDHeader = HTTPField.Name("x-request-id")!
 
     public init(settings: SimulatorSettings) {
         self.settings = settings
@@ -44,9 +46,10 @@ public struct SimulatedEngine: Sendable {
         var request = request
         let body = try await request.collectBody(upTo: 64 * 1024 * 1024)
         received.value.add(1, ordering: .relaxed)
-        guard let parsed = SimulatedRequest(kind: kind, body: Data(buffer: body)) else {
+        guard var parsed = SimulatedRequest(kind: kind, body: Data(buffer: body)) else {
             return error(.badRequest, "the body is not a JSON object with a model", code: "invalid_request")
         }
+        parsed.requestID = request.headers[Self.requestIDHeader]
         guard settings.models.contains(parsed.model) else {
             return error(.notFound, "model '\(parsed.model)' is not served here", code: "model_not_found")
         }

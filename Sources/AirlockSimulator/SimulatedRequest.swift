@@ -12,6 +12,14 @@ struct SimulatedRequest {
     var maxTokens: Int?
     /// Every piece of prompt text, in order (embeddings: one per input).
     var texts: [String]
+    /// The caller's `x-request-id` header. vLLM takes it as its own request id (its logs, and the
+    /// answer's id: `chatcmpl-<id>` or `cmpl-<id>`); so does the simulator.
+    var requestID: String?
+
+    /// The answer's id, as vLLM makes it.
+    var responseID: String {
+        (kind == .chat ? "chatcmpl-" : "cmpl-") + (requestID ?? UUID().uuidString.lowercased())
+    }
 
     init?(kind: Kind, body: Data) {
         guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],

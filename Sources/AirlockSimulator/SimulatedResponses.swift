@@ -11,7 +11,7 @@ enum SimulatedResponses {
 
     static func complete(_ request: SimulatedRequest, _ plan: GenerationPlan) -> [String: Any] {
         let text = (0..<plan.completionTokens).map(SimulatedText.token).joined()
-        var body: [String: Any] = ["id": "cmpl-\(UUID().uuidString.lowercased())", "created": Int(Date().timeIntervalSince1970),
+        var body: [String: Any] = ["id": request.responseID, "created": Int(Date().timeIntervalSince1970),
                                    "model": request.model]
         switch request.kind {
         case .chat:
@@ -57,7 +57,7 @@ struct SimulatedStream: Sendable {
         let plan = plan
         let metrics = metrics
         let arrived = arrived
-        let id = "cmpl-\(UUID().uuidString.lowercased())"
+        let id = request.responseID
         let body = ResponseBody { writer in
             let generation = metrics.begin(model: request.model, began: arrived)
             var completed = false

@@ -90,6 +90,9 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual((row["model"], row["token_source"], row["streamed"], row["finish_reason"]),
                          ("sim-small", "engine", 0, "length"))
         self.assertEqual(row["key_id"], self.keys["main"]["id"])
+        # The engine was sent Airlock's request id as x-request-id, which vLLM (and the
+        # simulator) make their own: the answer's id names the ledger row.
+        self.assertEqual(completion.id, "chatcmpl-" + completion._request_id)
 
     def test_stream_without_include_usage_hides_the_usage_chunk_but_bills_it(self):
         stream = self.client().chat.completions.create(
@@ -102,6 +105,7 @@ class GatewayTest(unittest.TestCase):
         self.assertEqual(len(text.split()), 5)
         row = self.app.ledger_row(request_id)[0]
         self.assertEqual((row["completion_tokens"], row["token_source"], row["streamed"]), (5, "engine", 1))
+        self.assertEqual({chunk.id for chunk in chunks}, {"chatcmpl-" + request_id})
 
     def test_stream_with_include_usage_gets_the_usage_the_ledger_holds(self):
         stream = self.client().chat.completions.create(
