@@ -89,14 +89,21 @@ public final class Gateway: Sendable {
     }
 
     /// `GET /v1/models`: the models some node this key's org may use serves, that the key may use.
-    func models(_ request: Request) async -> Response {
+    /// `GET /v1/models/{model}` (`only`): that model, or 404 `model_not_found` — the same answer
+    /// for a model nobody serves and one this key may not use, so a key cannot probe the catalog.
+    func models(_ request: Request, only id: String? = nil) async -> Response {
         let call = CallContext(kind: nil, clock: deps.clock, licenseWarning: deps.license().warning)
         do {
             let identity = try await authenticate(request.headers)
-            let data = deps.scheduler.registry.placement.models(for: identity.orgID).filter { identity.allows(model: $0) }.map {
-                ["id": $0, "object": "model", "created": 0, "owned_by": "airlock"] as [String: Any]
+            let visible = deps.scheduler.registry.placement.models(for: identity.orgID).filter { identity.allows(model: $0) }
+            let object: Any
+            if let id {
+                guard visible.contains(id) else { throw OpenAIError.modelNotFound(id) }
+                object = Self.modelObject(id)
+            } else {
+                object = ["object": "list", "data": visible.map(Self.modelObject)]
             }
-            let body = try JSONSerialization.data(withJSONObject: ["object": "list", "data": data])
+            let body = try JSONSerialization.data(withJSONObject: object)
             var headers = call.headers
             headers[.contentType] = "application/json"
             deps.logger.debug("models listed", metadata: ["request_id": "\(call.requestID)"])
@@ -106,6 +113,10 @@ public final class Gateway: Sendable {
         } catch {
             return finish(call, error: .internalError, outcome: .internalError)
         }
+    }
+
+    private static func modelObject(_ id: String) -> [String: Any] {
+        ["id": id, "object": "model", "created": 0, "owned_by": "airlock"]
     }
 
     private func authenticate(_ headers: HTTPFields) async throws -> KeyIdentity {

@@ -21,6 +21,12 @@ public enum GatewayRoutes {
             return jsonResponse(ready ? .ok : .serviceUnavailable, #"{"ready":\#(ready),"checks":{\#(checks)}}"#)
         }
         router.get("/v1/models") { request, _ in await gateway.models(request) }
+        // Model names may hold slashes (`meta-llama/Llama-3.1-8B-Instruct`), which the SDKs put
+        // in the path as they are: the rest of the path is the name.
+        router.get("/v1/models/**") { request, context in
+            let name = context.parameters.getCatchAll().joined(separator: "/")
+            return await gateway.models(request, only: name.removingPercentEncoding ?? name)
+        }
         for kind in InferenceKind.allCases {
             router.post(RouterPath(kind.rawValue)) { request, context in await gateway.handle(kind, request, loop: connectionLoop(context)) }
         }

@@ -29,7 +29,8 @@ class GatewayTest(unittest.TestCase):
         # A short request read deadline, for the slow-body tests; every other request here
         # arrives in milliseconds.
         cls.app = Appliance([("sim-a", "sim-small", cls.engine.url), ("sim-dead", "sim-small", dead),
-                             ("sim-e", "sim-embed", cls.engine.url)], api_config=f"request_read_timeout_seconds = {cls.READ_DEADLINE}")
+                             ("sim-e", "sim-embed", cls.engine.url), ("sim-slash", "org/slashed-1", cls.engine.url)],
+                            api_config=f"request_read_timeout_seconds = {cls.READ_DEADLINE}")
         app = cls.app
         app.cli("org", "create", "acme")
         app.cli("env", "create", "acme", "prod")
@@ -75,8 +76,23 @@ class GatewayTest(unittest.TestCase):
     # --- the happy paths ---------------------------------------------------------------------
 
     def test_models_lists_only_what_the_key_may_use(self):
-        self.assertEqual(sorted(m.id for m in self.client().models.list()), ["sim-embed", "sim-small"])
+        self.assertEqual(sorted(m.id for m in self.client().models.list()), ["org/slashed-1", "sim-embed", "sim-small"])
         self.assertEqual([m.id for m in self.client("embed-only").models.list()], ["sim-embed"])
+
+    def test_one_model_is_retrieved_only_if_the_key_may_list_it(self):
+        model = self.client().models.retrieve("sim-small")
+        self.assertEqual((model.id, model.object), ("sim-small", "model"))
+        # A name with a slash, as Hugging Face names are, sent by the SDK as it is and encoded.
+        self.assertEqual(self.client().models.retrieve("org/slashed-1").id, "org/slashed-1")
+        status, _, data = self.raw("GET", "/v1/models/org%2Fslashed-1", None, self.auth())
+        self.assertEqual((status, json.loads(data)["id"]), (200, "org/slashed-1"))
+        # Not allowed and not served get the same 404: a key cannot probe the catalog.
+        for key, name in (("embed-only", "sim-small"), ("main", "nope"), ("main", "sim-small/extra")):
+            with self.assertRaises(openai.NotFoundError) as caught:
+                self.client(key).models.retrieve(name)
+            self.assertEqual(caught.exception.code, "model_not_found")
+        with self.assertRaises(openai.AuthenticationError):
+            self.client("alk_not-a-key").models.retrieve("sim-small")
 
     def test_chat_non_stream_is_billed_as_the_sdk_saw_it(self):
         completion = self.client().chat.completions.create(
