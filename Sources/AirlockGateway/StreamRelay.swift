@@ -47,8 +47,8 @@ final class StreamRelay: Sendable {
         var splitter = ServerSentEventSplitter()
         var ending = Ending.complete
         // A stream may outlast its admission lease. Renewed at the first chunk a quarter-lease
-        // after the last renewal, it lapses only if the engine is silent for most of a lease
-        // (10 min), which the default `read_timeout_seconds` (300) does not allow.
+        // after the last renewal, it lapses only if the engine is silent for three quarters of
+        // a lease, which `read_timeout_seconds` never allows (`admissionLeaseMillis`).
         let renewal = Duration.milliseconds(billing.gateway.deps.admission.leaseMillis / 4)
         var renewed = ContinuousClock.now
         relay: while true {

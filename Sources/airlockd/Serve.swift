@@ -51,7 +51,7 @@ struct Serve: AsyncParsableCommand {
         }
         let policy = LimitPolicy(defaults: config.limits, store: store)
         try await policy.refresh()
-        let admission = Admission(counters: counters, limits: { policy.limits(for: $0) })
+        let admission = Admission(counters: counters, leaseMillis: config.gateway.admissionLeaseMillis, limits: { policy.limits(for: $0) })
         let reconciliation = Reconciliation(store: store, counters: counters, mode: .live(confirmAfter: .seconds(2)))
         let appender = LedgerAppender(store: store, maxBatch: config.ledgerBatchMaxRows,
                                       minCommitInterval: .milliseconds(config.ledgerMinCommitIntervalMillis))

@@ -30,6 +30,20 @@ import Testing
         ])
     }
 
+    @Test func theAdmissionLeaseOutlastsAnySilenceTheReadTimeoutAllows() throws {
+        #expect(GatewaySettings().admissionLeaseMillis == 600_000)
+        var settings = GatewaySettings()
+        // A stream renews a quarter-lease after its last renewal; the engine may then be silent
+        // for up to the read timeout, and the lease must still be held when the next chunk comes.
+        for seconds in [1, 60, 300, 301, 450, 1_800, 3_600] {
+            settings.readTimeoutSeconds = seconds
+            let lease = settings.admissionLeaseMillis
+            #expect(lease / 4 + Int64(seconds) * 1_000 < lease, "read_timeout_seconds = \(seconds)")
+        }
+        settings.readTimeoutSeconds = 3_600
+        #expect(settings.admissionLeaseMillis == 7_200_000)
+    }
+
     @Test func readsTheConnectionCapAndAcceptsTheObsoleteIdleKey() throws {
         let capped = try AirlockConfig.parse("[gateway]\nmax_connections_per_engine = 3", file: "t.toml")
         #expect(capped.gateway.maxConnectionsPerEngine == 3 && !capped.gateway.obsoleteIdleConnectionsKey)

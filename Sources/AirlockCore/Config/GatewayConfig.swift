@@ -38,6 +38,13 @@ public struct GatewaySettings: Equatable, Sendable {
     public var obsoleteIdleConnectionsKey = false
 
     public init() {}
+
+    /// How long an admission lease — a request's concurrency slots — lasts if it is never
+    /// settled: 10 minutes, or twice `read_timeout_seconds` when that is longer. A stream renews
+    /// its lease at the first chunk a quarter-lease after the last renewal, so only a silence of
+    /// three quarters of a lease could lose it; an engine silent for `read_timeout_seconds` has
+    /// its stream ended first. (Leases matter only inside one run: a restart starts them empty.)
+    public var admissionLeaseMillis: Int64 { max(600_000, Int64(readTimeoutSeconds) * 2_000) }
 }
 
 /// One inference engine from the static `[[engines]]` list: an OpenAI-compatible server (vLLM,
