@@ -92,8 +92,10 @@ public final class Scheduler: Sendable {
     private func add(_ lane: [LiveNode], to plan: inout PlacementPlan, remembered: LiveNode?) {
         let want = settings.maxAttempts - plan.nodes.count
         guard want > 0, !lane.isEmpty else { return }
-        let (best, preferred) = Self.best(want, of: lane, remembered: plan.nodes.isEmpty ? remembered : nil)
-        if let preferred, let first = best.first, preferred.load <= first.load + settings.affinityMargin {
+        let cap = settings.connectionCap
+        let (best, preferred) = Self.best(want, of: lane, remembered: plan.nodes.isEmpty ? remembered : nil, cap: cap)
+        if let preferred, preferred.requestsInFlight < cap, let first = best.first,
+           preferred.load <= first.load + settings.affinityMargin {
             plan.nodes = [preferred] + best.filter { $0 !== preferred }.prefix(want - 1)
             plan.affinity = true
         } else {
@@ -101,11 +103,12 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// The `count` least-loaded active nodes of `lane`, best first, and `remembered` if it is an
-    /// active node of this lane. One pass, no sort; the pass holds indices rather than node
+    /// The `count` least-loaded active nodes of `lane`, best first — a node with `cap` requests
+    /// in flight counting as infinitely loaded —, and `remembered` if it is an active node of
+    /// this lane. One pass, no sort; the pass holds indices rather than node
     /// references so that walking 1,000 nodes costs no reference counting (most of a pick's time
     /// before this was retain/release).
-    static func best(_ count: Int, of lane: [LiveNode], remembered: LiveNode?) -> ([LiveNode], LiveNode?) {
+    static func best(_ count: Int, of lane: [LiveNode], remembered: LiveNode?, cap: Int = .max) -> ([LiveNode], LiveNode?) {
         var picked: [(index: Int, load: Double)] = []
         picked.reserveCapacity(count + 1)
         var preferred = -1
@@ -114,8 +117,14 @@ public final class Scheduler: Sendable {
             var worst = Double.infinity
             for index in nodes.indices where nodes[index].isActive {
                 if ObjectIdentifier(nodes[index]) == target { preferred = index }
-                let load = nodes[index].load
+                var load = nodes[index].load
                 if picked.count == count, load >= worst { continue }
+                // Only a node that would be picked is asked whether it is full: the common
+                // case, a node loaded more than those already picked, costs nothing extra.
+                if nodes[index].requestsInFlight >= cap {
+                    load = .infinity
+                    if picked.count == count { continue }
+                }
                 var slot = picked.count
                 while slot > 0, picked[slot - 1].load > load { slot -= 1 }
                 picked.insert((index, load), at: slot)

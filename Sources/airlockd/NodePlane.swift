@@ -34,7 +34,9 @@ struct NodePlane {
                 "node": "\(change.nodeName)", "id": "\(change.nodeID)", "from": "\(change.from?.description ?? "-")",
                 "reason": "\(change.reason)"])
         }
-        scheduler = Scheduler(registry: registry, settings: config.scheduler, clock: clock)
+        var placement = config.scheduler
+        placement.connectionCap = config.gateway.maxConnectionsPerEngine
+        scheduler = Scheduler(registry: registry, settings: placement, clock: clock)
         admin = AdminActions(store: store, hasher: hasher, rotationGraceSeconds: config.keyRotationGraceSeconds)
         let admin = admin
         let (authority, created) = try NodeAuthority.openOrCreate(dataDirectory: config.dataDir)

@@ -17,6 +17,36 @@ import Testing
         #expect(fixture.plan("nope", org: org).isEmpty)
     }
 
+    @Test func aNodeAtTheConnectionCapIsPlannedAfterEveryNodeWithRoom() {
+        // d reports a high load from traffic of its own; a, b and c are lightly loaded but each
+        // already holds the cap of 2 requests. Planned by load alone, the three tries would all
+        // go to full nodes and the request would be refused although d has room.
+        func scenario(cap: Int) -> [String] {
+            var settings = SchedulerSettings()
+            settings.connectionCap = cap
+            let fixture = SchedulerFixture(settings: settings)
+            let full = [fixture.up("a"), fixture.up("b"), fixture.up("c")]
+            fixture.up("d").report(tokensPerSecond: 500, engineRequests: 8)
+            for node in full {
+                #expect(node.tryStart(limit: 2) && node.tryStart(limit: 2) && !node.tryStart(limit: 2))
+            }
+            return fixture.plan(org: .generate())
+        }
+        #expect(scenario(cap: .max) == ["a", "b", "c"])
+        #expect(scenario(cap: 2) == ["d", "a", "b"])
+    }
+
+    @Test func aFullRememberedNodeDoesNotKeepItsPrefix() {
+        var settings = SchedulerSettings()
+        settings.connectionCap = 1
+        let fixture = SchedulerFixture(settings: settings)
+        let (a, _) = (fixture.up("a"), fixture.up("b"))
+        let org = OrgID.generate()
+        #expect(fixture.plan(org: org, prefix: 7).first == "a")
+        #expect(a.tryStart(limit: 1))
+        #expect(fixture.plan(org: org, prefix: 7) == ["b", "a"])
+    }
+
     @Test func drainingAndDeadNodesGetNothing() {
         let fixture = SchedulerFixture()
         let a = fixture.up("a")

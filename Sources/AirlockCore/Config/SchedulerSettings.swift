@@ -15,6 +15,11 @@ public struct SchedulerSettings: Equatable, Sendable {
     /// Serverless requests are shed (429) when the best node's load is at or above this; requests
     /// inside an org's reserved capacity never are (seed § 28). Nil: never shed.
     public var shedLoad: Double?
+    /// Requests in flight at which a node is planned after every node with room: the gateway's
+    /// `max_connections_per_engine`, which `LiveNode.tryStart` enforces when the request is sent.
+    /// Without this a node that reports a high load from other traffic could be left out of a
+    /// plan whose nodes are all full, and the request refused while it had room.
+    public var connectionCap = Int.max
 
     public init() {}
 
