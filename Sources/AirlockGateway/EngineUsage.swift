@@ -37,9 +37,10 @@ struct EngineReply {
 
     var usage: Usage?
     var choices: [Choice] = []
-    /// The reply has an `error` member (whatever its value).
+    /// The reply has an `error` member (whatever its value), or is vLLM's older error shape,
+    /// `{"object":"error","message":…}` (its non-streamed errors before the OpenAI shape).
     var isError = false
-    /// `error.message`, when the reply is an error that has one.
+    /// `error.message`, or the older shape's `message`, when the reply is an error that has one.
     var errorMessage: String?
 
     /// The reply in `bytes`, or nil if they are not a JSON object.
@@ -50,6 +51,8 @@ struct EngineReply {
     private static func read(_ bytes: UnsafeRawBufferPointer) throws -> EngineReply? {
         try JSONReader.read(bytes) { json in
             var reply = EngineReply()
+            var objectIsError = false
+            var topMessage: String?
             let isObject = try json.readObjectOrSkip { json, key in
                 if key == "usage" {
                     reply.usage = try Usage.read(&json)
@@ -58,9 +61,17 @@ struct EngineReply {
                 } else if key == "error" {
                     reply.isError = true
                     reply.errorMessage = try readErrorMessage(&json)
+                } else if key == "object" {
+                    objectIsError = try json.readString() == "error"
+                } else if key == "message" {
+                    topMessage = try json.readString()
                 } else {
                     try json.skipValue()
                 }
+            }
+            if objectIsError {
+                reply.isError = true
+                reply.errorMessage = reply.errorMessage ?? topMessage
             }
             return isObject ? reply : nil
         }
@@ -170,22 +181,34 @@ struct StreamAccounting {
         self.clientWantsUsage = clientWantsUsage
     }
 
-    /// Records `payload` (an event's data) and says whether the event goes to the client.
-    mutating func observe(_ payload: ByteBuffer?) -> Bool {
-        guard let payload else { return true }
+    /// What the relay does with an event.
+    enum Forward: Equatable {
+        case pass, drop
+        /// Send this event instead (an engine's error, its message scrubbed).
+        case replace(ByteBuffer)
+    }
+
+    /// Records `payload` (an event's data) and says what becomes of the event.
+    mutating func observe(_ payload: ByteBuffer?) -> Forward {
+        guard let payload else { return .pass }
         if payload.readableBytesView.elementsEqual("[DONE]".utf8) {
             sawDone = true
-            return true
+            return .pass
         }
-        guard let reply = EngineReply.decode(payload) else { return true }
+        guard let reply = EngineReply.decode(payload) else { return .pass }
         if reply.isError {
             sawError = true
-            return true
+            // The client gets the engine's reason, never its paths or addresses.
+            var event = ByteBuffer(string: "data: ")
+            var body = OpenAIError.engineFailedMidStream(reply.errorMessage).body
+            event.writeBuffer(&body)
+            event.writeString("\n\n")
+            return .replace(event)
         }
         if let reported = TokenUsage.reported(in: reply) {
             usage = reported
             // The usage chunk proper (no choices) is the one a client must have asked for.
-            if reply.choices.isEmpty { return clientWantsUsage }
+            if reply.choices.isEmpty { return clientWantsUsage ? .pass : .drop }
         }
         for choice in reply.choices {
             let text = choice.text ?? ""
@@ -195,7 +218,7 @@ struct StreamAccounting {
             }
             if let reason = choice.finishReason { finishReason = reason }
         }
-        return true
+        return .pass
     }
 
     /// The usage to bill: the engine's, or — if it never sent one (no usage support, death,

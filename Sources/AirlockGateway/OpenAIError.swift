@@ -136,7 +136,14 @@ extension OpenAIError {
         type: "server_error", code: "engine_error")
 
     static func engineRejected(_ message: String?) -> OpenAIError {
-        .invalidRequest("The engine rejected the request" + (message.map { ": " + $0.clipped(to: 300) } ?? "."))
+        .invalidRequest("The engine rejected the request" + (message.map { ": " + EngineMessage.scrubbed($0).clipped(to: 300) } ?? "."))
+    }
+
+    /// An error event an engine sent in the middle of a stream, relayed in OpenAI's shape.
+    static func engineFailedMidStream(_ message: String?) -> OpenAIError {
+        OpenAIError(status: .badGateway,
+                    message: "The inference engine failed" + (message.map { ": " + EngineMessage.scrubbed($0).clipped(to: 300) } ?? "."),
+                    type: "server_error", code: "engine_error")
     }
 
     static let internalError = OpenAIError(

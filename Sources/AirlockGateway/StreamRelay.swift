@@ -68,9 +68,14 @@ final class StreamRelay: Sendable {
                 ending = .engineFailed
                 break
             }
-            for event in events where accounting.observe(ServerSentEvent.data(of: event)) {
+            for event in events {
+                let forward = accounting.observe(ServerSentEvent.data(of: event))
                 do {
-                    try await writer.write(event)
+                    switch forward {
+                    case .pass: try await writer.write(event)
+                    case .drop: continue
+                    case let .replace(replacement): try await writer.write(replacement)
+                    }
                 } catch {
                     ending = .clientGone
                     break relay

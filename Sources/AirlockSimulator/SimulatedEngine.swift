@@ -54,7 +54,7 @@ public struct SimulatedEngine: Sendable {
             return error(.notFound, "model '\(parsed.model)' is not served here", code: "model_not_found")
         }
         let directives = SimulatorDirectives(prompt: parsed.promptText)
-        if let status = directives.status { return error(.init(code: status), "simulated error \(status)", code: "simulated") }
+        if let status = directives.status { return olderVLLMError(status, authority: request.head.authority) }
         if directives.fail || Double.random(in: 0..<1) < settings.failureRate {
             return error(.internalServerError, "simulated engine failure", code: "simulated_failure")
         }
@@ -121,6 +121,14 @@ struct GenerationPlan: Sendable {
 func json(_ status: HTTPResponse.Status, _ object: [String: Any]) -> Response {
     let data = (try? JSONSerialization.data(withJSONObject: object)) ?? Data("{}".utf8)
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// `[sim:status=N]`: an error in the shape vLLM used before it adopted OpenAI's (top-level
+/// `message`, `"object": "error"`), worded as engines word theirs for their operators — with the
+/// engine's address and a model path, which Airlock must not pass on to its clients.
+private func olderVLLMError(_ status: Int, authority: String?) -> Response {
+    let message = "simulated error \(status) at http://\(authority ?? "127.0.0.1:8000")/v1 (model files in /srv/models/sim-small)"
+    return json(.init(code: status), ["object": "error", "message": message, "type": "BadRequestError", "param": NSNull(), "code": status])
 }
 
 private func error(_ status: HTTPResponse.Status, _ message: String, code: String) -> Response {

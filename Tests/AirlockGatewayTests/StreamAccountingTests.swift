@@ -41,7 +41,7 @@ struct StreamAccountingTests {
 
     /// Chunks as `StreamRelay` hands them over: an event's data as bytes.
     private func observe(_ accounting: inout StreamAccounting, _ payload: String?) -> Bool {
-        accounting.observe(payload.map { ByteBuffer(string: $0) })
+        accounting.observe(payload.map { ByteBuffer(string: $0) }) != .drop
     }
 
     @Test("the usage chunk is billed and hidden unless the client asked for it")

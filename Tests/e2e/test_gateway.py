@@ -244,6 +244,25 @@ class GatewayTest(unittest.TestCase):
         served = self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
         self.assertEqual(served.usage.completion_tokens, 1)
 
+    def test_an_engine_4xx_is_relayed_without_the_engines_addresses_or_paths(self):
+        # `[sim:status=N]` answers as vLLM did before it adopted OpenAI's error shape, naming its
+        # own URL and model path, as engines write their messages for their operators.
+        before = len(self.app.ledger())
+        with self.assertRaises(openai.BadRequestError) as caught:
+            self.client().chat.completions.create(
+                model="sim-small", messages=[{"role": "user", "content": "x [sim:status=400]"}], max_tokens=2)
+        error = self.assert_openai_error(caught.exception.response.content)
+        self.assertEqual(error["message"], "The engine rejected the request: simulated error 400 at <url> (model files in <path>)")
+        self.assertNotIn("/srv/models", error["message"])
+        # An engine's 404 means Airlock sent the model to the wrong engine: its fault, a 502.
+        with self.assertRaises(openai.InternalServerError) as caught:
+            self.client().chat.completions.create(
+                model="sim-small", messages=[{"role": "user", "content": "x [sim:status=404]"}], max_tokens=2)
+        self.assertEqual(caught.exception.status_code, 502)
+        self.assert_openai_error(caught.exception.response.content, "engine_error")
+        time.sleep(0.3)
+        self.assertEqual(len(self.app.ledger()), before)
+
     def test_engine_death_mid_stream_raises_in_the_sdk_and_is_billed(self):
         stream = self.client().chat.completions.create(
             model="sim-small", messages=[{"role": "user", "content": "die [sim:die-after=2]"}], max_tokens=20, stream=True)
