@@ -63,6 +63,7 @@ public final class Gateway: Sendable {
         call.loop = loop
         do {
             let identity = try await authenticate(request.headers)
+            call.keyID = identity.keyID.rawValue
             if case let .refused(message) = verdict { throw OpenAIError.licenseExpired(message) }
             let body = try await collectBody(request)
             let inference = try InferenceRequest.parse(kind, body: body, defaultMaxTokens: deps.requestCaps.maxTokensPerRequest)
@@ -92,9 +93,10 @@ public final class Gateway: Sendable {
     /// `GET /v1/models/{model}` (`only`): that model, or 404 `model_not_found` — the same answer
     /// for a model nobody serves and one this key may not use, so a key cannot probe the catalog.
     func models(_ request: Request, only id: String? = nil) async -> Response {
-        let call = CallContext(kind: nil, clock: deps.clock, licenseWarning: deps.license().warning)
+        var call = CallContext(kind: nil, clock: deps.clock, licenseWarning: deps.license().warning)
         do {
             let identity = try await authenticate(request.headers)
+            call.keyID = identity.keyID.rawValue
             let visible = deps.scheduler.registry.placement.models(for: identity.orgID).filter { identity.allows(model: $0) }
             let object: Any
             if let id {
@@ -177,7 +179,7 @@ public final class Gateway: Sendable {
         let level: Logger.Level = outcome == .served ? .debug : (outcome == .refused ? .info : .warning)
         deps.logger.log(level: level, "request \(outcome.rawValue)", metadata: [
             "request_id": "\(call.requestID)", "path": "\(call.kind?.rawValue ?? "/v1/models")", "status": "\(status)",
-            "code": "\(detail ?? "-")", "ms": "\(deps.clock.now().value - call.startedAt.value)",
+            "code": "\(detail ?? "-")", "ms": "\(deps.clock.now().value - call.startedAt.value)", "key_id": "\(call.keyID ?? "-")",
         ])
     }
 }
@@ -189,6 +191,9 @@ struct CallContext: Sendable {
     var startedAt: UnixMillis
     /// Set once the request names a model some node serves; metrics label by it.
     var model: String?
+    /// The key's id (`key_…`, never its secret) once it authenticated: the outcome line names
+    /// it, so that a run of refusals — invalid bodies, limits — can be traced to the key.
+    var keyID: String?
     /// Sent with every response while the licence is in grace or absent.
     var licenseWarning: String?
     /// Sent while the caller's org is at 80 % or more of a monthly cap it is not refused at.

@@ -451,6 +451,11 @@ class GatewayTest(unittest.TestCase):
         log = self.app.log_text()
         for request_id in (completion._request_id, refused_id):
             self.assertEqual(sum(1 for line in log.splitlines() if f"request_id={request_id}" in line and "] request " in line), 1)
+        # The line names the key by its id, so a run of refusals can be traced to it; never its secret.
+        refused_line = next(line for line in log.splitlines() if f"request_id={refused_id}" in line and "] request " in line)
+        self.assertIn(f"key_id={self.keys['main']['id']}", refused_line)
+        for key in self.keys.values():
+            self.assertNotIn(key["key"], log)
 
 
 class LedgerAfterShutdownTest(unittest.TestCase):
