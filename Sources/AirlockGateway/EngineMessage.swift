@@ -1,3 +1,5 @@
+import AirlockCore
+
 /// An engine's error message made fit for a client (seed 004 § 13.1: error text never names a
 /// node address or an internal path). Engines write their messages for their operators: vLLM
 /// names a LoRA adapter or tokenizer by its file path, a proxy in front of an engine its
@@ -5,6 +7,12 @@
 /// `<url>`, absolute paths `<path>`, IP addresses and host:port pairs `<address>`. Model names
 /// with a slash (`meta-llama/Llama-3.1-8B-Instruct`) are not paths and stay.
 enum EngineMessage {
+    /// What ends an Airlock message about the engine: `": <the engine's message, scrubbed and
+    /// clipped>"`, or `"."` when it gave none.
+    static func reason(_ message: String?) -> String {
+        message.map { ": " + scrubbed($0).clipped(to: 300) } ?? "."
+    }
+
     static func scrubbed(_ message: String) -> String {
         var out = ""
         var word = ""

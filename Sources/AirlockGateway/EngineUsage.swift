@@ -199,11 +199,7 @@ struct StreamAccounting {
         if reply.isError {
             sawError = true
             // The client gets the engine's reason, never its paths or addresses.
-            var event = ByteBuffer(string: "data: ")
-            var body = OpenAIError.engineFailedMidStream(reply.errorMessage).body
-            event.writeBuffer(&body)
-            event.writeString("\n\n")
-            return .replace(event)
+            return .replace(ServerSentEvent.event(data: OpenAIError.engineFailedMidStream(reply.errorMessage).body))
         }
         if let reported = TokenUsage.reported(in: reply) {
             usage = reported

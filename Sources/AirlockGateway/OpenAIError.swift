@@ -136,13 +136,13 @@ extension OpenAIError {
         type: "server_error", code: "engine_error")
 
     static func engineRejected(_ message: String?) -> OpenAIError {
-        .invalidRequest("The engine rejected the request" + (message.map { ": " + EngineMessage.scrubbed($0).clipped(to: 300) } ?? "."))
+        .invalidRequest("The engine rejected the request" + EngineMessage.reason(message))
     }
 
     /// An error event an engine sent in the middle of a stream, relayed in OpenAI's shape.
     static func engineFailedMidStream(_ message: String?) -> OpenAIError {
         OpenAIError(status: .badGateway,
-                    message: "The inference engine failed" + (message.map { ": " + EngineMessage.scrubbed($0).clipped(to: 300) } ?? "."),
+                    message: "The inference engine failed" + EngineMessage.reason(message),
                     type: "server_error", code: "engine_error")
     }
 

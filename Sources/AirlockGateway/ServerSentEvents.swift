@@ -46,6 +46,14 @@ struct ServerSentEventSplitter {
 /// Read as bytes: the usual event is a single `data:` line, whose payload is a slice of the
 /// event, with no copy and no `String` (one per streamed token otherwise).
 enum ServerSentEvent {
+    /// An event whose one `data:` line is `payload`, ready to write in one piece.
+    static func event(data payload: ByteBuffer) -> ByteBuffer {
+        var event = ByteBuffer(string: "data: ")
+        event.writeImmutableBuffer(payload)
+        event.writeString("\n\n")
+        return event
+    }
+
     static func data(of event: ByteBuffer) -> ByteBuffer? {
         event.withUnsafeReadableBytes { bytes -> ByteBuffer? in
             var payload: ByteBuffer?

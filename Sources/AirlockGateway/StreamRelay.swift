@@ -84,9 +84,7 @@ final class StreamRelay: Sendable {
         }
         if ending == .complete, !accounting.sawDone, !accounting.sawError { ending = .engineFailed }
         if ending == .engineFailed {
-            try? await writer.write(ByteBuffer(string: "data: "))
-            try? await writer.write(OpenAIError.engineFailed.body)
-            try? await writer.write(ByteBuffer(string: "\n\n"))
+            try? await writer.write(ServerSentEvent.event(data: OpenAIError.engineFailed.body))
         }
         if ending != .clientGone { try? await writer.finish(nil) }
         settle(ending, accounting, billing)
