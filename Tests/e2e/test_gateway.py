@@ -61,6 +61,22 @@ class GatewayTest(unittest.TestCase):
         connection.close()
         return response.status, dict(response.getheaders()), data
 
+    def open_tls(self, timeout=10):
+        """A raw TLS connection to the API port, for what the SDK will not send."""
+        raw = socket.create_connection(("127.0.0.1", self.app.port), timeout=timeout)
+        return self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
+
+    @staticmethod
+    def head(headers, path="/v1/chat/completions", extra=""):
+        """A POST's request line and headers, `extra` header lines appended, ending the head."""
+        fields = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        return f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{fields}{extra}\r\n".encode()
+
+    def outcome_lines(self, request_id=None, since=0):
+        """The log's request outcome lines after offset `since` (for `request_id` if given)."""
+        return [line for line in self.app.log_text()[since:].splitlines()
+                if "] request " in line and (request_id is None or f"request_id={request_id}" in line)]
+
     def auth(self, key="main"):
         return {"Authorization": "Bearer " + self.keys[key]["key"], "Content-Type": "application/json"}
 
@@ -223,12 +239,9 @@ class GatewayTest(unittest.TestCase):
         before = len([r for r in self.app.ledger() if r["key_id"] == key["id"]])
         body = json.dumps({"model": "sim-small", "stream": True, "max_tokens": 5,
                            "messages": [{"role": "user", "content": "x [sim:ttft=1500]"}]}).encode()
-        head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key['key']}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
-        raw = socket.create_connection(("127.0.0.1", self.app.port))
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        connection = self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
-        connection.sendall(head + body)
+        connection = self.open_tls()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.sendall(self.head(self.auth("single"), extra=f"Content-Length: {len(body)}\r\n") + body)
         time.sleep(0.3)
         connection.close()
         deadline = time.time() + 15
@@ -239,8 +252,7 @@ class GatewayTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(len(rows), before + 1)
         self.assertEqual((rows[-1]["finish_reason"], rows[-1]["token_source"]), ("client_disconnected", "estimated"))
-        self.assertEqual(sum(1 for line in self.app.log_text().splitlines()
-                             if f"request_id={rows[-1]['request_id']}" in line and "] request " in line), 1)
+        self.assertEqual(len(self.outcome_lines(rows[-1]["request_id"])), 1)
         served = self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
         self.assertEqual(served.usage.completion_tokens, 1)
 
@@ -318,10 +330,8 @@ class GatewayTest(unittest.TestCase):
     def trickle(self, headers, declared=200, every=0.5):
         """A chat request whose body is sent a byte every `every` seconds: (seconds until the
         connection was closed, everything received)."""
-        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
-        raw = socket.create_connection(("127.0.0.1", self.app.port), timeout=30)
-        connection = self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
-        connection.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Content-Length: {declared}\r\n\r\n{{".encode())
+        connection = self.open_tls(timeout=30)
+        connection.sendall(self.head(headers, extra=f"Content-Length: {declared}\r\n") + b"{")
         connection.setblocking(False)
         started, received = time.time(), b""
         try:
@@ -357,9 +367,8 @@ class GatewayTest(unittest.TestCase):
         request_id = re.search(rb"x-request-id: (\S+)", received, re.I).group(1).decode()
         time.sleep(0.3)
         self.assertEqual(len(self.app.ledger()), before)
-        log = self.app.log_text()
-        self.assertEqual(sum(1 for line in log.splitlines() if f"request_id={request_id}" in line and "] request " in line), 1)
-        self.assertIn("request not received in time", log)
+        self.assertEqual(len(self.outcome_lines(request_id)), 1)
+        self.assertIn("request not received in time", self.app.log_text())
         # Nothing was admitted: the key's one concurrency slot is free.
         served = self.client("single").chat.completions.create(model="sim-small", messages=[{"role": "user", "content": "x"}], max_tokens=1)
         self.assertEqual(served.usage.completion_tokens, 1)
@@ -372,21 +381,10 @@ class GatewayTest(unittest.TestCase):
         self.assertTrue(received.startswith(b"HTTP/1.1 401"), received[:200])
         self.assertLess(took, self.READ_DEADLINE + 5)
 
-    def open_tls(self):
-        raw = socket.create_connection(("127.0.0.1", self.app.port), timeout=10)
-        return self.app.tls_context().wrap_socket(raw, server_hostname="127.0.0.1")
-
-    def outcome_line(self, request_id=None, since=0):
-        """The log's request outcome lines after offset `since` (for `request_id` if given)."""
-        return [line for line in self.app.log_text()[since:].splitlines()
-                if "] request " in line and (request_id is None or f"request_id={request_id}" in line)]
-
     def test_malformed_chunked_framing_is_400_not_an_internal_error(self):
         body = b'{"model":"sim-small","messages":[{"role":"user","content":"x"}]}'
-        head = "".join(f"{name}: {value}\r\n" for name, value in self.auth("single").items())
         connection = self.open_tls()
-        connection.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Transfer-Encoding: chunked\r\n\r\n".encode()
-                           + b"ZZ\r\n" + body + b"\r\n0\r\n\r\n")
+        connection.sendall(self.head(self.auth("single"), extra="Transfer-Encoding: chunked\r\n") + b"ZZ\r\n" + body + b"\r\n0\r\n\r\n")
         received = b""
         try:
             while chunk := connection.recv(65536):
@@ -404,10 +402,9 @@ class GatewayTest(unittest.TestCase):
         # Each is the client's doing: one `refused` outcome with code incomplete_request, never
         # an error-level "request failed inside Airlock" counted against the error-rate alert.
         since = len(self.app.log_text())
-        head = "".join(f"{name}: {value}\r\n" for name, value in self.auth("single").items())
         for leave in ("fin", "reset", "close_notify"):
             connection = self.open_tls()
-            connection.sendall(f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 100\r\n\r\n{{\"model\"".encode())
+            connection.sendall(self.head(self.auth("single"), extra="Content-Length: 100\r\n") + b'{"model"')
             time.sleep(0.3)
             if leave == "fin":
                 connection.shutdown(socket.SHUT_RDWR)
@@ -420,9 +417,9 @@ class GatewayTest(unittest.TestCase):
                     pass  # the 400 may arrive after our close_notify
             connection.close()
         deadline = time.time() + 10
-        while len(self.outcome_line(since=since)) < 3 and time.time() < deadline:
+        while len(self.outcome_lines(since=since)) < 3 and time.time() < deadline:
             time.sleep(0.1)
-        lines = self.outcome_line(since=since)
+        lines = self.outcome_lines(since=since)
         self.assertEqual(len(lines), 3, lines)
         for line in lines:
             self.assertIn("request refused", line)
@@ -448,12 +445,11 @@ class GatewayTest(unittest.TestCase):
         except openai.NotFoundError as error:
             refused_id = error.response.headers["x-request-id"]
         time.sleep(0.2)
-        log = self.app.log_text()
         for request_id in (completion._request_id, refused_id):
-            self.assertEqual(sum(1 for line in log.splitlines() if f"request_id={request_id}" in line and "] request " in line), 1)
+            self.assertEqual(len(self.outcome_lines(request_id)), 1)
         # The line names the key by its id, so a run of refusals can be traced to it; never its secret.
-        refused_line = next(line for line in log.splitlines() if f"request_id={refused_id}" in line and "] request " in line)
-        self.assertIn(f"key_id={self.keys['main']['id']}", refused_line)
+        self.assertIn(f"key_id={self.keys['main']['id']}", self.outcome_lines(refused_id)[0])
+        log = self.app.log_text()
         for key in self.keys.values():
             self.assertNotIn(key["key"], log)
 
