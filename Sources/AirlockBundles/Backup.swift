@@ -149,6 +149,7 @@ public enum Backup {
     private static func unpack(_ file: String, passphrase: String, into directory: String) async throws -> BackupManifest {
         let archive: Archive
         do {
+            try ZIPModes.requireEndRecordAtEnd(of: file)
             archive = try Archive(url: URL(fileURLWithPath: file), accessMode: .read)
         } catch {
             throw BackupError.damaged("not a readable ZIP file")

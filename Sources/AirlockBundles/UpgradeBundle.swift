@@ -146,6 +146,7 @@ public struct UpgradeBundle: Sendable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw BundleError("cannot read \(path)")
         }
+        try ZIPModes.requireEndRecordAtEnd(of: path)
         do {
             return try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
         } catch {

@@ -5,16 +5,20 @@ import Foundation
 /// FIFO entry as a file; a bundle must refuse those, so this reads the raw modes (APPNOTE 4.3.12,
 /// 4.3.14–16). Entries not made on Unix carry no mode (0).
 enum ZIPModes {
+    /// Refuses a file that does not end with a ZIP end record (and its comment, if any). ZIP
+    /// readers, ZIPFoundation among them, take the last end-record signature in the file's final
+    /// 64 KiB; in a truncated file that can be stray bytes of a payload (any binary linking a ZIP
+    /// library holds the signature), which then reads as some other, smaller archive.
+    static func requireEndRecordAtEnd(of path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw BundleError("cannot read \(path)") }
+        defer { try? handle.close() }
+        _ = try endRecord(handle, path: path)
+    }
+
     static func unixModes(of path: String) throws -> [(name: String, mode: UInt32)] {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw BundleError("cannot read \(path)") }
         defer { try? handle.close() }
-        let size = try handle.seekToEnd()
-        let tailLength = min(size, 65_557)
-        try handle.seek(toOffset: size - tailLength)
-        let tail = [UInt8](try handle.read(upToCount: Int(tailLength)) ?? Data())
-        guard let end = stride(from: tail.count - 22, through: 0, by: -1).first(where: { tail.uint32(at: $0) == 0x0605_4b50 }) else {
-            throw BundleError("\(path) is not a bundle (no ZIP directory)")
-        }
+        let (tail, end, size) = try endRecord(handle, path: path)
         var directorySize = UInt64(tail.uint32(at: end + 12))
         var directoryOffset = UInt64(tail.uint32(at: end + 16))
         var entries = UInt64(tail.uint16(at: end + 10))
@@ -47,6 +51,20 @@ enum ZIPModes {
         // otherwise an entry could hide past where this reading stopped.
         guard offset == directory.count, UInt64(modes.count) == entries else { throw BundleError("\(path) has a damaged ZIP directory") }
         return modes
+    }
+
+    /// The file's last 64 KiB and some bytes (enough for the longest comment), the end record's
+    /// offset in them, and the file's size; the record and its comment must end the file.
+    private static func endRecord(_ handle: FileHandle, path: String) throws -> (tail: [UInt8], end: Int, size: UInt64) {
+        let size = try handle.seekToEnd()
+        let tailLength = min(size, 65_557)
+        try handle.seek(toOffset: size - tailLength)
+        let tail = [UInt8](try handle.read(upToCount: Int(tailLength)) ?? Data())
+        guard let end = stride(from: tail.count - 22, through: 0, by: -1).first(where: { tail.uint32(at: $0) == 0x0605_4b50 }),
+              end + 22 + Int(tail.uint16(at: end + 20)) == tail.count else {
+            throw BundleError("\(path) is not a bundle (no ZIP directory at its end; truncated?)")
+        }
+        return (tail, end, size)
     }
 }
 

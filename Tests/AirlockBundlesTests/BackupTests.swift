@@ -109,6 +109,7 @@ import Testing
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         var cases: [(String, Data)] = [
             ("truncated", bytes.prefix(bytes.count / 2)),
+            ("truncated after a stray end record", UpgradeBundleTests.withStrayEndRecord(bytes.prefix(bytes.count / 2))),
             ("empty", Data()),
             ("not a zip", Data("hello".utf8)),
         ]
@@ -118,7 +119,9 @@ import Testing
         for (name, data) in cases {
             let path = out.path + "/\(name).zip"
             try data.write(to: URL(fileURLWithPath: path))
-            await #expect(throws: (any Error).self, "\(name)") { try await Backup.verify(path, passphrase: Self.passphrase) }
+            let error = await #expect(throws: (any Error).self, "\(name)") { try await Backup.verify(path, passphrase: Self.passphrase) }
+            let reason = error.map { "\($0)" } ?? ""
+            #expect(name == "one byte changed" || reason.contains("not a readable ZIP file"), "\(name): \(reason)")
             let target = TemporaryDirectory("airlock-backup-target")
             await #expect(throws: (any Error).self, "\(name)") {
                 try await Backup.restore(path, passphrase: Self.passphrase, dataDirectory: target.path, replace: false)
