@@ -3,7 +3,9 @@
 airlockd (HTTPS, auth, admission, proxy, ledger row), in one run, with wrk as the load generator.
 Non-streamed chat, small payload, fixed connection count; then streamed chat (--stream-tokens
 tokens per answer, 4 connections) for the CPU each streamed token costs, and streams from an engine
-that paces its tokens as a GPU does (--paced-rate). Last line: RESULT gateway …"""
+that paces its tokens as a GPU does (--paced-rate). With --reference nginx (the default), Debian's
+nginx terminating the same TLS and proxying to the same engine, with nothing else, is measured too:
+what a bare reverse proxy costs on this machine. Last line: RESULT gateway …"""
 
 import argparse
 import os
@@ -15,6 +17,8 @@ import time
 import urllib.request
 import ssl
 import json
+import shutil
+import socket
 
 BIN = os.environ.get("AIRLOCK_BENCH_BIN", ".build-release/release")
 
@@ -65,11 +69,59 @@ def cpu_seconds(pid):
 
 
 def measured(url, key, seconds, connections, threads, pids, body=CHAT):
-    """One wrk run, with the CPU each of `pids` (name -> pid) spent per request during it."""
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    """One wrk run, with the CPU each of `pids` (name -> pid, or a list of pids summed) spent per
+    request during it."""
+    def cpu(pid):
+        return sum(cpu_seconds(one) for one in pid) if isinstance(pid, list) else cpu_seconds(pid)
+    before = {name: cpu(pid) for name, pid in pids.items()}
     result = wrk(url, key, seconds, connections, threads, body)
-    result["cpu_us"] = {name: (cpu_seconds(pid) - before[name]) / max(result["requests"], 1) * 1e6 for name, pid in pids.items()}
+    result["cpu_us"] = {name: (cpu(pid) - before[name]) / max(result["requests"], 1) * 1e6 for name, pid in pids.items()}
     return result
+
+
+NGINX = """daemon off;
+worker_processes auto;
+pid {work}/nginx.pid;
+error_log {work}/nginx.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {work}/nginx-body;
+  proxy_temp_path {work}/nginx-proxy;
+  upstream engine {{ server 127.0.0.1:{engine_port}; keepalive 64; }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {tls}/server.crt;
+    ssl_certificate_key {tls}/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{ proxy_pass http://engine; proxy_http_version 1.1; proxy_set_header Connection ""; }}
+  }}
+}}
+"""
+
+
+def start_nginx(work, port, engine_port):
+    """Debian's nginx with airlockd's own certificate, proxying to the engine and doing nothing else
+    (upstream keep-alive as airlockd's pool has): (master process, pids of its workers)."""
+    config = os.path.join(work, "nginx.conf")
+    with open(config, "w") as f:
+        f.write(NGINX.format(work=work, port=port, engine_port=engine_port, tls=f"{work}/data/tls"))
+    master = subprocess.Popen(["nginx", "-c", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        children = subprocess.run(["pgrep", "-P", str(master.pid)], capture_output=True, text=True).stdout
+        workers = children.split() if master.poll() is None else []
+        if workers and port_open(port):
+            return master, [int(pid) for pid in workers]
+        time.sleep(0.1)
+    raise SystemExit(f"nginx did not start; see {work}/nginx.log")
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
 
 
 def paced_streams(host, port, key, connections, each, body, pids, cafile=None):
@@ -118,7 +170,11 @@ def main():
                              "sends them; 0 skips that run")
     parser.add_argument("--paced-streams", type=int, default=16,
                         help="paced streams at once (each client reads 4 in turn), all on the one paced engine")
+    parser.add_argument("--reference", choices=("nginx", "none"), default="nginx",
+                        help="also measure Debian's nginx as a bare TLS reverse proxy to the same engine")
     args = parser.parse_args()
+    if args.reference == "nginx" and not shutil.which("nginx"):
+        raise SystemExit("nginx is not installed (scripts/bench installs it); --reference none skips it")
 
     work = tempfile.mkdtemp(prefix="airlock-bench-gateway-")
     # model -> (process, port): the instant engine, and the paced one only if its run is wanted.
@@ -140,6 +196,7 @@ def main():
     run(f"{BIN}/airlock", "env", "create", "bench", "load", env=env)
     key = json.loads(run(f"{BIN}/airlock", "--json", "key", "create", "bench", "load", env=env))["key"]
     daemon = subprocess.Popen([f"{BIN}/airlockd", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    nginx = None
     try:
         for _ in range(300):
             try:
@@ -158,6 +215,18 @@ def main():
         idle_airlock = measured(airlock_url, key, max(args.seconds // 2, 2), 1, 1, pids)
         direct = measured(direct_url, None, args.seconds, args.connections, args.threads, pids)
         airlock = measured(airlock_url, key, args.seconds, args.connections, args.threads, pids)
+        # The reference: the same TLS and the same engine through a proxy that does nothing else.
+        # airlockd idles meanwhile, so the proxy has the cores the engine does not use.
+        reference = {}
+        if args.reference == "nginx":
+            nginx, workers = start_nginx(work, port + 1, sim_port)
+            nginx_url = f"https://127.0.0.1:{port + 1}/v1/chat/completions"
+            wrk(nginx_url, None, 2, args.connections, args.threads)
+            nginx_pids = {"engine": sim.pid, "airlockd": workers}  # the proxy's CPU, in airlockd's column
+            reference["idle"] = measured(nginx_url, None, max(args.seconds // 2, 2), 1, 1, nginx_pids)
+            reference["loaded"] = measured(nginx_url, None, args.seconds, args.connections, args.threads, nginx_pids)
+            nginx.terminate()
+            nginx.wait(timeout=10)
         # Streamed: one SSE event per token, so CPU per token is what a long answer costs.
         streams = {}
         if args.stream_tokens:
@@ -177,6 +246,8 @@ def main():
         with open(f"/proc/{daemon.pid}/status") as f:
             rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     finally:
+        if nginx and nginx.poll() is None:
+            nginx.terminate()
         daemon.terminate()
         daemon.wait(timeout=60)
         for engine, _ in engines.values():
@@ -190,10 +261,13 @@ def main():
     cpu = os.cpu_count()
     print(f"gateway benchmark: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, non-streamed chat, "
           f"max_tokens 4, {cpu} CPUs, engine = airlock-sim (instant tokens)")
-    print(f"{'path':<50}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'airlockd CPU µs/req':>21}")
+    print(f"{'path':<50}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'proxy CPU µs/req':>21}")
     table = ((f"direct to engine (HTTP), 1 connection", idle_direct), (f"through airlockd (HTTPS), 1 connection", idle_airlock),
             (f"direct to engine (HTTP), {args.connections} connections", direct),
             (f"through airlockd (HTTPS), {args.connections} connections", airlock))
+    if reference:
+        table += ((f"reference: through nginx (HTTPS), 1 connection", reference["idle"]),
+                  (f"reference: through nginx (HTTPS), {args.connections} conn", reference["loaded"]))
     for label, r in table:
         print(f"{label:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
               f"{r['cpu_us']['engine']:>19.0f}{r['cpu_us']['airlockd']:>21.0f}")
@@ -215,6 +289,12 @@ def main():
           f"p99 {idle_airlock['p99'] - idle_direct['p99']:.0f} µs")
     print(f"at {args.connections} connections: throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs "
           f"(target <= 50), p99 {over99:.0f} µs (target <= 1000); airlockd peak RSS {rss_mb:.0f} MB")
+    if reference:
+        nginx_loaded = reference["loaded"]
+        print(f"reference, nginx as a bare TLS proxy to the same engine: ratio {nginx_loaded['rps'] / direct['rps']:.2f}, "
+              f"overhead p50 {nginx_loaded['p50'] - direct['p50']:.0f} µs, p99 {nginx_loaded['p99'] - direct['p99']:.0f} µs, "
+              f"unloaded p50 +{reference['idle']['p50'] - idle_direct['p50']:.0f} µs, "
+              f"{nginx_loaded['cpu_us']['airlockd']:.0f} µs of CPU per request")
     print(f"ledger after the run: {rows.splitlines()[-1] if rows else '?'}")
     for name, result in (("direct", direct), ("airlock", airlock)):
         if result["socket_errors"]:
@@ -226,7 +306,10 @@ def main():
           + (f" stream_ratio={streams['airlock']['rps'] / streams['direct']['rps']:.2f}"
              f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['airlockd'] / args.stream_tokens:.1f}" if streams else "")
           + (f" paced_airlockd_cpu_us_per_token={paced_runs['airlock']['cpu_us']['airlockd']:.1f}"
-             f" paced_failed={paced_runs['airlock']['failed']}" if paced_runs else ""))
+             f" paced_failed={paced_runs['airlock']['failed']}" if paced_runs else "")
+          + (f" nginx_ratio={reference['loaded']['rps'] / direct['rps']:.2f}"
+             f" nginx_overhead_p50_us={reference['loaded']['p50'] - direct['p50']:.0f}"
+             f" nginx_cpu_us_per_req={reference['loaded']['cpu_us']['airlockd']:.0f}" if reference else ""))
 
 
 if __name__ == "__main__":
