@@ -121,7 +121,7 @@ extension Gateway {
             // 404 means a mis-configured engine (it does not serve the model): our fault, not the
             // caller's. Any other 4xx is about the request, and so is the engine's message.
             guard status != 404 else { throw .engineFailed }
-            throw .engineRejected(errorBody.flatMap(EngineReply.decode)?.errorMessage)
+            throw .engineRejected(errorBody.flatMap(EngineReply.decode)?.errorMessage, hiding: node.names(model: inference.model))
         }
         // A full node would have taken the request a moment later, so a retry can succeed.
         throw full ? .overloaded : failure
@@ -201,6 +201,11 @@ struct Billing: Sendable {
     /// The first node tried failed before the first byte and another served (seed 004 § 26.4).
     let failover: Bool
 
+    /// A stream's accounting, which hides this engine's names in an error event.
+    func accounting() -> StreamAccounting {
+        StreamAccounting(clientWantsUsage: inference.clientWantsUsage, engineNames: engine.names(model: inference.model))
+    }
+
     func bill(_ usage: TokenUsage, finishReason: String?) {
         gateway.settle(ticket, tokens: usage.totalTokens)
         GatewayMetrics.billed(usage, model: inference.model)
@@ -216,5 +221,12 @@ struct Billing: Sendable {
             gateway.deps.logger.notice("request served after failover", metadata: [
                 "request_id": "\(call.requestID)", "node": "\(engine.name)", "model": "\(inference.model)"])
         }
+    }
+}
+
+extension LiveNode {
+    /// The words an error message from this node's engine must not show a client.
+    func names(model: String) -> Set<String> {
+        EngineMessage.names(node: name, id: id, url: engineURL, model: model)
     }
 }

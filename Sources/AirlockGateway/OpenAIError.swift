@@ -135,14 +135,14 @@ extension OpenAIError {
         status: .badGateway, message: "The inference engine failed to answer this request.",
         type: "server_error", code: "engine_error")
 
-    static func engineRejected(_ message: String?) -> OpenAIError {
-        .invalidRequest("The engine rejected the request" + EngineMessage.reason(message))
+    static func engineRejected(_ message: String?, hiding names: Set<String> = []) -> OpenAIError {
+        .invalidRequest("The engine rejected the request" + EngineMessage.reason(message, hiding: names))
     }
 
     /// An error event an engine sent in the middle of a stream, relayed in OpenAI's shape.
-    static func engineFailedMidStream(_ message: String?) -> OpenAIError {
+    static func engineFailedMidStream(_ message: String?, hiding names: Set<String> = []) -> OpenAIError {
         OpenAIError(status: .badGateway,
-                    message: "The inference engine failed" + EngineMessage.reason(message),
+                    message: "The inference engine failed" + EngineMessage.reason(message, hiding: names),
                     type: "server_error", code: "engine_error")
     }
 

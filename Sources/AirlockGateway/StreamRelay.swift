@@ -33,7 +33,7 @@ final class StreamRelay: Sendable {
 
     deinit {
         guard !started.load(ordering: .relaxed) else { return }
-        var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
+        var accounting = billing.accounting()
         var splitter = ServerSentEventSplitter()
         if let first = upstream.takeFirst(), let events = try? splitter.feed(first) {
             for event in events { _ = accounting.observe(ServerSentEvent.data(of: event)) }
@@ -43,7 +43,7 @@ final class StreamRelay: Sendable {
 
     private func relay(into writer: inout any ResponseBodyWriter) async {
         var billing = billing
-        var accounting = StreamAccounting(clientWantsUsage: billing.inference.clientWantsUsage)
+        var accounting = billing.accounting()
         var splitter = ServerSentEventSplitter()
         var ending = Ending.complete
         // A stream may outlast its admission lease. Renewed at the first chunk a quarter-lease

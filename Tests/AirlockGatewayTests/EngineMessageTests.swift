@@ -32,6 +32,24 @@ struct EngineMessageTests {
         #expect(EngineMessage.scrubbed(message) == message)
     }
 
+    @Test("the answering engine's own names are hidden: node name and id, URL host and its short name")
+    func engineNames() {
+        let names = EngineMessage.names(node: "gpu07", id: "node-3f9a", url: "http://gpu07.dc1.bank.internal:8000/v1", model: "llama-3")
+        #expect(names == ["gpu07", "node-3f9a", "gpu07.dc1.bank.internal"])
+        let message = "engine gpu07 (node-3f9a) overloaded; GPU07:8000 queue full, see Gpu07.dc1.bank.internal. Model llama-3 is busy."
+        #expect(EngineMessage.scrubbed(message, hiding: names)
+            == "engine <address> (<address>) overloaded; <address> queue full, see <address>. Model llama-3 is busy.")
+        // Without the names the bare host name is an ordinary word.
+        #expect(EngineMessage.scrubbed("engine gpu07 overloaded") == "engine gpu07 overloaded")
+        // The model's name is never hidden (a static engine is often named for it), nor are
+        // short words, nor an IP address's first number.
+        #expect(EngineMessage.names(node: "llama-3", id: "ab", url: "http://10.0.0.5:8000", model: "Llama-3") == ["10.0.0.5"])
+        #expect(EngineMessage.scrubbed("retry in 10 s; 192 tokens", hiding: EngineMessage.names(
+            node: "sim", id: "sim", url: "http://192.168.1.5", model: "m")) == "retry in 10 s; 192 tokens")
+        #expect(EngineMessage.names(node: "a", id: "a", url: "https://user@[fd00::7]:8443/v1", model: "m") == ["fd00::7"])
+        #expect(OpenAIError.engineRejected("gpu07 says no", hiding: names).message == "The engine rejected the request: <address> says no")
+    }
+
     @Test("vLLM's older error shape is read as an error with its message")
     func olderVLLMShape() throws {
         let body = #"{"object":"error","message":"too long at /srv/models/x","type":"BadRequestError","param":null,"code":400}"#
@@ -47,15 +65,15 @@ struct EngineMessageTests {
 
     @Test("an error event mid-stream is replaced by Airlock's, with the reason scrubbed")
     func midStreamError() throws {
-        var accounting = StreamAccounting(clientWantsUsage: false)
-        let event = #"{"error":{"message":"CUDA out of memory on 10.1.2.3 writing /tmp/vllm/dump","type":"InternalServerError","code":500}}"#
+        var accounting = StreamAccounting(clientWantsUsage: false, engineNames: ["gpu07"])
+        let event = #"{"error":{"message":"CUDA out of memory on 10.1.2.3 (gpu07) writing /tmp/vllm/dump","type":"InternalServerError","code":500}}"#
         guard case let .replace(replacement) = accounting.observe(ByteBuffer(string: event)) else {
             Issue.record("the error event was passed on as the engine wrote it")
             return
         }
         let text = String(buffer: replacement)
         #expect(text.hasPrefix("data: {\"error\":{") && text.hasSuffix("}}\n\n"))
-        #expect(text.contains("The inference engine failed: CUDA out of memory on <address> writing <path>"))
+        #expect(text.contains("The inference engine failed: CUDA out of memory on <address> (<address>) writing <path>"))
         #expect(text.contains(#""code":"engine_error""#))
         #expect(accounting.sawError)
     }
