@@ -58,9 +58,11 @@ struct UpgradeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await runReportingErrors {
-                switch try await options.upgrader().apply(file) {
+                let upgrader = try options.upgrader()
+                switch try await upgrader.apply(file) {
                 case let .upgraded(from, to):
                     print("upgraded \(from) → \(to)")
+                    for difference in upgrader.unitDifferences() { print(difference.advice(release: to.description)) }
                 case let .rolledBack(from, to, reason):
                     throw CLIFailure(message: "the upgrade to \(to) failed and was rolled back; \(from) is running. Cause: \(reason)")
                 }
@@ -106,10 +108,12 @@ struct UpgradeCommand: AsyncParsableCommand {
                 let upgrader = try options.upgrader()
                 let state = UpgradeState(current: try upgrader.prefix.currentVersion()?.description,
                                          installed: upgrader.prefix.installedVersions().map(\.description),
-                                         interrupted: try upgrader.interrupted(), prefix: upgrader.prefix.root)
+                                         interrupted: try upgrader.interrupted(), prefix: upgrader.prefix.root,
+                                         unitsDiffering: upgrader.unitDifferences())
                 if options.global.json { return Output.json(state) }
                 print("prefix \(state.prefix): current \(state.current ?? "none"); installed \(state.installed.isEmpty ? "none" : state.installed.joined(separator: ", "))")
                 if let interrupted = state.interrupted { print("INTERRUPTED: \(interrupted); run `airlock upgrade recover`") }
+                for difference in state.unitsDiffering { print(difference.advice(release: state.current ?? "current")) }
             }
         }
 
@@ -118,6 +122,8 @@ struct UpgradeCommand: AsyncParsableCommand {
             var installed: [String]
             var interrupted: String?
             var prefix: String
+            /// Installed systemd units that differ from the ones the current release ships.
+            var unitsDiffering: [ReleaseUnits.Difference]
         }
     }
 
@@ -212,5 +218,19 @@ struct UpgradeCommand: AsyncParsableCommand {
                                              from: from, to: to, detail: details)
             }
         }
+    }
+}
+
+extension Upgrader {
+    /// The installed units that differ from the current release's (`[upgrade] unit_directory`).
+    func unitDifferences() -> [ReleaseUnits.Difference] {
+        ReleaseUnits.differences(prefix, unitDirectory: settings.unitDirectory)
+    }
+}
+
+extension ReleaseUnits.Difference {
+    /// One line for an operator: which unit, and the commands that install release `release`'s.
+    func advice(release: String) -> String {
+        "unit \(unit): the installed \(installed) differs from the one release \(release) ships; it takes effect once installed: \(commands)"
     }
 }

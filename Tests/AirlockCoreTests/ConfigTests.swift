@@ -87,6 +87,7 @@ import Testing
         ("[upgrade]\nstop_command = [\"bin/stop\"]", "upgrade.stop_command", "must be a program"),
         ("[upgrade]\nready_timeout_seconds = 1", "upgrade.ready_timeout_seconds", "out of range"),
         ("[upgrade]\nkeep_releases = 1", "upgrade.keep_releases", "out of range"),
+        ("[upgrade]\nunit_directory = \"etc/systemd/system\"", "upgrade.unit_directory", "absolute path"),
         ("[upgrade]\nrelease_key_files = [\"release.pub\"]", "upgrade.release_key_files", "absolute path"),
         ("[upgrade]\nrestart = [\"x\"]", "upgrade.restart", "unknown key"),
     ])
@@ -109,12 +110,14 @@ import Testing
             smoke_command = ["/usr/local/sbin/site-smoke"]
             release_key_files = ["/etc/airlock/dev-release.pub"]
             keep_releases = 5
+            unit_directory = "/run/test-units"
             """, file: "t")
         #expect(config.upgrade.prefix == "/srv/airlock-releases")
         #expect(config.upgrade.restartCommand == ["/usr/local/sbin/restart-airlock", "--now"] && config.upgrade.stopCommand == ["airlock-stop"])
         #expect(config.upgrade.readyTimeoutSeconds == 30 && config.upgrade.keepReleases == 5)
         #expect(config.upgrade.smokeCommand == ["/usr/local/sbin/site-smoke"])
         #expect(config.upgrade.releaseKeyFiles == ["/etc/airlock/dev-release.pub"])
+        #expect(config.upgrade.unitDirectory == "/run/test-units" && AirlockConfig().upgrade.unitDirectory == "/etc/systemd/system")
     }
 
     @Test func syntaxErrorNamesTheLine() {

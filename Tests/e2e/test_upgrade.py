@@ -110,14 +110,29 @@ class Releases:
             raise RuntimeError(f"airlock-vendor {' '.join(args)}: {result.stderr}")
         return result.stdout
 
-    def bundle(self, version, bin_dir=None, key=None, minimum="0.9.0"):
-        name = f"airlock-{version}{'-' + os.path.basename(bin_dir) if bin_dir else ''}{'-' + os.path.basename(key) if key else ''}.bundle"
+    def bundle(self, version, bin_dir=None, key=None, minimum="0.9.0", appliance=None):
+        name = (f"airlock-{version}{'-' + os.path.basename(bin_dir) if bin_dir else ''}{'-' + os.path.basename(key) if key else ''}"
+                f"{'-' + os.path.basename(appliance) if appliance else ''}.bundle")
         path = os.path.join(self.dir, name)
         if not os.path.exists(path):
             self.vendor("bundle", "build", "--signing-key", key or self.key, "--bin-dir", bin_dir or self.bin,
-                        "--appliance", os.path.join(os.path.dirname(__file__), "../../appliance"),
+                        "--appliance", appliance or os.path.join(os.path.dirname(__file__), "../../appliance"),
                         "--version", version, "--minimum-from", minimum, "--out", path)
         return path
+
+    def appliance_with_changed_unit(self):
+        """The repository's appliance/ with one line of airlockd.service changed, as a release
+        that raises a limit would ship it."""
+        changed = os.path.join(self.dir, "appliance-unit-changed")
+        if not os.path.exists(changed):
+            shutil.copytree(os.path.join(os.path.dirname(__file__), "../../appliance"), changed)
+            unit = os.path.join(changed, "systemd/airlockd.service")
+            with open(unit) as f:
+                text = f.read()
+            assert "LimitNOFILE=65536" in text
+            with open(unit, "w") as f:
+                f.write(text.replace("LimitNOFILE=65536", "LimitNOFILE=131072"))
+        return changed
 
     def tiny_bin(self):
         """Three scripts standing in for the binaries: enough for bundles that must be refused."""
@@ -168,7 +183,8 @@ class UpgradeTest(unittest.TestCase):
             os.chmod(path, 0o755)
         self.app = Appliance([("sim-up", "sim-up", self.engine.url)], extra_config="\n".join([
             "[upgrade]", f'prefix = "{self.prefix}"', f'restart_command = ["{restart}"]', f'stop_command = ["{stop}"]',
-            f'release_key_files = ["{self.releases.trusted}"]', "ready_timeout_seconds = 40"]))
+            f'release_key_files = ["{self.releases.trusted}"]', "ready_timeout_seconds = 40",
+            f'unit_directory = "{os.path.join(self.root, "etc/systemd/system")}"']))
         self.app.env.update(AIRLOCK_PREFIX=self.prefix, AIRLOCK_DATA=self.app.data)
         self.app.log_path = os.path.join(self.scratch, "airlockd.log")
         self.app.cli("org", "create", "bank")
@@ -262,6 +278,7 @@ class UpgradeTest(unittest.TestCase):
         self.assertIn("upgraded 0.9.0 → 0.9.1", applied.stdout)
         for step in ("staging release 0.9.1", "snapshot", "switching current", "waiting for /readyz", "smoke test"):
             self.assertIn(step, applied.stdout)
+        self.assertNotIn("unit airlockd.service", applied.stdout)  # 0.9.1 ships the unit installed
         self.assertEqual(self.current(), "releases/0.9.1")
         self.assertEqual(self.running_release()["running"]["release"], "0.9.1")
         self.chat()
@@ -307,6 +324,26 @@ class UpgradeTest(unittest.TestCase):
         self.assertTrue(any(name.startswith("replaced-") for name in kept), kept)
         actions = [row["entry"]["action"] for row in self.running_release()["history"]]
         self.assertEqual(actions[:2], ["upgrade.rollback", "upgrade.start"])
+
+    def test_a_changed_unit_is_named_with_the_commands_to_install_it(self):
+        installed = os.path.join(self.root, "etc/systemd/system/airlockd.service")
+        shipped = os.path.join(self.prefix, "current/appliance/systemd/airlockd.service")
+        self.assertNotIn("unit airlockd.service", self.airlock("upgrade", "status").stdout)
+        applied = self.airlock("upgrade", "apply", self.releases.bundle("0.9.1", appliance=self.releases.appliance_with_changed_unit()))
+        self.assertEqual(applied.returncode, 0, applied.stdout + applied.stderr)
+        advice = (f"unit airlockd.service: the installed {installed} differs from the one release 0.9.1 ships; it takes effect "
+                  f"once installed: sudo install -m 0644 {shipped} {installed} && sudo systemctl daemon-reload "
+                  "&& sudo systemctl restart airlockd.service")
+        self.assertIn(advice, applied.stdout)
+        with open(installed) as f:
+            self.assertIn("LimitNOFILE=65536", f.read())  # the upgrade wrote nothing outside the prefix
+        self.assertIn(advice, self.airlock("upgrade", "status").stdout)
+        status = json.loads(self.airlock("--json", "upgrade", "status").stdout)
+        self.assertEqual(status["units_differing"], [{"unit": "airlockd.service", "installed": installed, "shipped": shipped}])
+        # Installed as told (the agent's unit is not installed on this host: never named).
+        shutil.copy(shipped, installed)
+        self.assertNotIn("unit ", self.airlock("upgrade", "status").stdout)
+        self.assertEqual(json.loads(self.airlock("--json", "upgrade", "status").stdout)["units_differing"], [])
 
     def test_kill_9_at_every_step_ends_on_one_release(self):
         self.chat()

@@ -17,6 +17,9 @@ public struct UpgradeSettings: Equatable, Sendable {
     public var releaseKeyFiles: [String] = []
     /// Releases kept under `releases/` (the current one and the one before it always are).
     public var keepReleases = 3
+    /// Where the installed systemd units are. An upgrade never writes there; it compares them
+    /// with the current release's and says which differ (`ReleaseUnits`).
+    public var unitDirectory = "/etc/systemd/system"
 
     public init() {}
 
@@ -36,6 +39,10 @@ public struct UpgradeSettings: Equatable, Sendable {
         smokeCommand = try section.strings("smoke_command") ?? []
         readyTimeoutSeconds = try section.int("ready_timeout_seconds", in: 5...3_600) ?? readyTimeoutSeconds
         keepReleases = try section.int("keep_releases", in: 2...20) ?? keepReleases
+        if let directory = try section.string("unit_directory") {
+            guard directory.hasPrefix("/") else { throw section.error("unit_directory", "must be an absolute path, got '\(directory.clipped())'") }
+            unitDirectory = directory
+        }
         releaseKeyFiles = try section.strings("release_key_files") ?? []
         for file in releaseKeyFiles where !file.hasPrefix("/") {
             throw section.error("release_key_files", "'\(file)' must be an absolute path")
