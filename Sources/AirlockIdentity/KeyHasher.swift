@@ -14,17 +14,20 @@ import Glibc
 /// guesses offline. The secret lives in `<data dir>/secrets/key-hashing.secret` (mode 0600) and
 /// is created once; if it is lost every key must be re-issued, so backups include it.
 public struct KeyHasher: Sendable {
-    private let key: SymmetricKey
+    /// HMAC state with the secret already absorbed (both padded key blocks hashed): copied per
+    /// key checked, so every request skips setting up the key again.
+    private let keyed: HMAC<SHA256>
 
     public init(secret: [UInt8]) {
         precondition(secret.count == 32, "key-hashing secret must be 32 bytes")
-        key = SymmetricKey(data: secret)
+        keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
     }
 
     /// Lowercase hex HMAC-SHA-256 of the key string.
     public func hash(_ presentedKey: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Array(presentedKey.utf8), using: key)
-        return mac.withUnsafeBytes { $0.hexString }
+        var mac = keyed
+        mac.update(data: Array(presentedKey.utf8))
+        return mac.finalize().withUnsafeBytes { $0.hexString }
     }
 
     public static func secretPath(dataDirectory: String) -> String {

@@ -197,11 +197,7 @@ struct Serve: AsyncParsableCommand {
             LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
             return Logger(label: "airlockd")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { TextLogHandler(label: $0, level: level) }
         return Logger(label: "airlockd")
     }
 }

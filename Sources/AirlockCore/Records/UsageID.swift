@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Identifiers for usage rows: UUIDv7 (RFC 9562), lowercase.
 ///
 /// Time-ordered on purpose: the ledger keeps a UNIQUE index on `usage_id`, and random (v4) ids
@@ -16,15 +20,21 @@ public enum UsageID {
     }
 
     private static func bytes(at instant: UnixMillis) -> (UInt64, UInt64) {
-        // Two 64-bit draws: the system generator makes one getrandom(2) call per draw, so asking
-        // byte by byte would cost 16 system calls per ledger row.
-        var generator = SystemRandomNumberGenerator()
         let millis = UInt64(max(instant.value, 0)) & 0xFFFF_FFFF_FFFF
-        let random = generator.next() as UInt64
+        let random = randomBits()
         // 48 bits of time, version 7, 12 random bits; then the RFC 9562 variant and 62 random bits.
-        let high = millis << 16 | 0x7000 | (random & 0x0FFF)
-        let low: UInt64 = 0x8000_0000_0000_0000 | (generator.next() & 0x3FFF_FFFF_FFFF_FFFF)
+        let high = millis << 16 | 0x7000 | (random.0 & 0x0FFF)
+        let low: UInt64 = 0x8000_0000_0000_0000 | (random.1 & 0x3FFF_FFFF_FFFF_FFFF)
         return (high, low)
+    }
+
+    /// 128 random bits from the kernel in one system call: the system generator makes one
+    /// getrandom(2) call per 64-bit draw, and two ids are made per request.
+    private static func randomBits() -> (UInt64, UInt64) {
+        var bits: (UInt64, UInt64) = (0, 0)
+        // glibc's arc4random_buf (2.36+) is one getrandom(2) call for the lot.
+        withUnsafeMutableBytes(of: &bits) { arc4random_buf($0.baseAddress!, $0.count) }
+        return bits
     }
 
     /// Lowercase hex, straight into the string's storage: this runs twice per request, and
