@@ -113,6 +113,8 @@ def start_nginx(work, port, engine_port):
         if workers and port_open(port):
             return master, [int(pid) for pid in workers]
         time.sleep(0.1)
+    master.terminate()  # never leave a proxy behind on the bench's port
+    master.wait(timeout=10)
     raise SystemExit(f"nginx did not start; see {work}/nginx.log")
 
 
