@@ -1,4 +1,5 @@
 import AirlockCore
+import Foundation
 
 /// An engine's error message made fit for a client (seed 004 § 13.1: error text never names a
 /// node address or an internal path). Engines write their messages for their operators: vLLM
@@ -38,19 +39,13 @@ enum EngineMessage {
     /// than three characters.
     static func names(node: String, id: String, url: String, model: String) -> Set<String> {
         var names: Set<String> = [node.lowercased(), id.lowercased()]
-        var host = Substring(url)
-        if let scheme = host.range(of: "://") { host = host[scheme.upperBound...] }
-        host = host.prefix { $0 != "/" && $0 != "?" }
-        if let at = host.lastIndex(of: "@") { host = host[host.index(after: at)...] }
-        if host.hasPrefix("["), let close = host.firstIndex(of: "]") {
-            host = host[host.index(after: host.startIndex)..<close]
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
-        }
-        names.insert(host.lowercased())
-        // `gpu07` for `gpu07.dc1.bank.internal`: engines often say their short host name.
-        if host.contains(where: \.isLetter), let short = host.split(separator: ".").first, short.count < host.count {
-            names.insert(short.lowercased())
+        // Engine URLs passed `EngineConfig.engineURL` (Foundation's parser) when they were stored.
+        if let host = URL(string: url)?.host?.lowercased() {
+            names.insert(host)
+            // `gpu07` for `gpu07.dc1.bank.internal`: engines often say their short host name.
+            if host.contains(where: \.isLetter), let short = host.split(separator: ".").first, short.count < host.count {
+                names.insert(String(short))
+            }
         }
         names.remove(model.lowercased())
         return names.filter { $0.count >= 3 }

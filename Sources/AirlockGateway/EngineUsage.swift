@@ -170,8 +170,9 @@ extension EngineReply.Choice {
 /// interrupted stream can still be billed, and notes the finish reason and any error event.
 struct StreamAccounting {
     let clientWantsUsage: Bool
-    /// The answering engine's own names, hidden in an error event's message.
-    let engineNames: Set<String>
+    /// The answering engine's own names, hidden in an error event's message: worked out only
+    /// when an engine sends one, not for every stream.
+    private let engineNames: () -> Set<String>
     private(set) var usage: TokenUsage?
     private(set) var contentChunks: Int64 = 0
     private(set) var contentCharacters = 0
@@ -179,7 +180,7 @@ struct StreamAccounting {
     private(set) var sawDone = false
     private(set) var sawError = false
 
-    init(clientWantsUsage: Bool, engineNames: Set<String> = []) {
+    init(clientWantsUsage: Bool, engineNames: @autoclosure @escaping () -> Set<String> = []) {
         self.clientWantsUsage = clientWantsUsage
         self.engineNames = engineNames
     }
@@ -202,7 +203,7 @@ struct StreamAccounting {
         if reply.isError {
             sawError = true
             // The client gets the engine's reason, never its paths or addresses.
-            return .replace(ServerSentEvent.event(data: OpenAIError.engineFailedMidStream(reply.errorMessage, hiding: engineNames).body))
+            return .replace(ServerSentEvent.event(data: OpenAIError.engineFailedMidStream(reply.errorMessage, hiding: engineNames()).body))
         }
         if let reported = TokenUsage.reported(in: reply) {
             usage = reported

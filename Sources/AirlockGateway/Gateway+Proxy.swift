@@ -201,7 +201,8 @@ struct Billing: Sendable {
     /// The first node tried failed before the first byte and another served (seed 004 § 26.4).
     let failover: Bool
 
-    /// A stream's accounting, which hides this engine's names in an error event.
+    /// A stream's accounting, which hides this engine's names in an error event (worked out
+    /// only if one comes).
     func accounting() -> StreamAccounting {
         StreamAccounting(clientWantsUsage: inference.clientWantsUsage, engineNames: engine.names(model: inference.model))
     }
