@@ -211,7 +211,7 @@ def main():
         airlock_url = f"https://127.0.0.1:{port}/v1/chat/completions"
         wrk(direct_url, None, 2, args.connections, args.threads)  # warm-up
         wrk(airlock_url, key, 2, args.connections, args.threads)
-        pids = {"engine": sim.pid, "airlockd": daemon.pid}
+        pids = {"engine": sim.pid, "proxy": daemon.pid}
         # Unloaded: one connection, so latency is the path's own cost, not queueing.
         idle_direct = measured(direct_url, None, max(args.seconds // 2, 2), 1, 1, pids)
         idle_airlock = measured(airlock_url, key, max(args.seconds // 2, 2), 1, 1, pids)
@@ -224,7 +224,7 @@ def main():
             nginx, workers = start_nginx(work, port + 1, sim_port)
             nginx_url = f"https://127.0.0.1:{port + 1}/v1/chat/completions"
             wrk(nginx_url, None, 2, args.connections, args.threads)
-            nginx_pids = {"engine": sim.pid, "airlockd": workers}  # the proxy's CPU, in airlockd's column
+            nginx_pids = {"engine": sim.pid, "proxy": workers}
             reference["idle"] = measured(nginx_url, None, max(args.seconds // 2, 2), 1, 1, nginx_pids)
             reference["loaded"] = measured(nginx_url, None, args.seconds, args.connections, args.threads, nginx_pids)
             nginx.terminate()
@@ -241,7 +241,7 @@ def main():
         if args.paced_rate:
             paced, paced_port = engines["paced"]
             body = streamed_chat(100, "paced")
-            paced_pids = {"engine": paced.pid, "airlockd": daemon.pid}
+            paced_pids = {"engine": paced.pid, "proxy": daemon.pid}
             paced_runs["direct"] = paced_streams("127.0.0.1", paced_port, None, args.paced_streams, 4, body, paced_pids)
             paced_runs["airlock"] = paced_streams("127.0.0.1", port, key, args.paced_streams, 4, body, paced_pids,
                                                   cafile=f"{work}/data/tls/ca.crt")
@@ -272,21 +272,21 @@ def main():
                   (f"reference: through nginx (HTTPS), {args.connections} conn", reference["loaded"]))
     for label, r in table:
         print(f"{label:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
-              f"{r['cpu_us']['engine']:>19.0f}{r['cpu_us']['airlockd']:>21.0f}")
+              f"{r['cpu_us']['engine']:>19.0f}{r['cpu_us']['proxy']:>21.0f}")
     if streams:
         for name, label in (("direct", "direct to engine (HTTP)"), ("airlock", "through airlockd (HTTPS)")):
             r = streams[name]
             per_token = {who: us / args.stream_tokens for who, us in r["cpu_us"].items()}
             row = f"{label}, streamed {args.stream_tokens} tokens, 4 conn"
             print(f"{row:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}"
-                  f"{r['non2xx']:>9}{per_token['engine']:>15.1f}/tok{per_token['airlockd']:>17.1f}/tok")
+                  f"{r['non2xx']:>9}{per_token['engine']:>15.1f}/tok{per_token['proxy']:>17.1f}/tok")
     for name, label in (("direct", "direct to engine (HTTP)"), ("airlock", "through airlockd (HTTPS)")):
         if name not in paced_runs:
             continue
         r = paced_runs[name]
         row = f"{label}, paced {args.paced_rate} tok/s, {args.paced_streams} conn"
         print(f"{row:<50}{r['tokens'] / r['seconds']:>8.0f}{'tok/s':>9}{'':>9}{r['failed']:>9}"
-              f"{r['cpu_us']['engine']:>15.1f}/tok{r['cpu_us']['airlockd']:>17.1f}/tok")
+              f"{r['cpu_us']['engine']:>15.1f}/tok{r['cpu_us']['proxy']:>17.1f}/tok")
     print(f"unloaded: airlockd adds p50 {idle_airlock['p50'] - idle_direct['p50']:.0f} µs, "
           f"p99 {idle_airlock['p99'] - idle_direct['p99']:.0f} µs")
     print(f"at {args.connections} connections: throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs "
@@ -296,7 +296,7 @@ def main():
         print(f"reference, nginx as a bare TLS proxy to the same engine: ratio {nginx_loaded['rps'] / direct['rps']:.2f}, "
               f"overhead p50 {nginx_loaded['p50'] - direct['p50']:.0f} µs, p99 {nginx_loaded['p99'] - direct['p99']:.0f} µs, "
               f"unloaded p50 +{reference['idle']['p50'] - idle_direct['p50']:.0f} µs, "
-              f"{nginx_loaded['cpu_us']['airlockd']:.0f} µs of CPU per request")
+              f"{nginx_loaded['cpu_us']['proxy']:.0f} µs of CPU per request")
     print(f"ledger after the run: {rows.splitlines()[-1] if rows else '?'}")
     for name, result in (("direct", direct), ("airlock", airlock)):
         if result["socket_errors"]:
@@ -304,14 +304,14 @@ def main():
     print(f"RESULT gateway direct_rps={direct['rps']:.0f} airlock_rps={airlock['rps']:.0f} ratio={ratio:.2f} "
           f"overhead_p50_us={over50:.0f} overhead_p99_us={over99:.0f} rss_mb={rss_mb:.0f} "
           f"unloaded_overhead_p50_us={idle_airlock['p50'] - idle_direct['p50']:.0f} "
-          f"airlockd_cpu_us_per_req={airlock['cpu_us']['airlockd']:.0f} engine_cpu_us_per_req={direct['cpu_us']['engine']:.0f}"
+          f"airlockd_cpu_us_per_req={airlock['cpu_us']['proxy']:.0f} engine_cpu_us_per_req={direct['cpu_us']['engine']:.0f}"
           + (f" stream_ratio={streams['airlock']['rps'] / streams['direct']['rps']:.2f}"
-             f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['airlockd'] / args.stream_tokens:.1f}" if streams else "")
-          + (f" paced_airlockd_cpu_us_per_token={paced_runs['airlock']['cpu_us']['airlockd']:.1f}"
+             f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['proxy'] / args.stream_tokens:.1f}" if streams else "")
+          + (f" paced_airlockd_cpu_us_per_token={paced_runs['airlock']['cpu_us']['proxy']:.1f}"
              f" paced_failed={paced_runs['airlock']['failed']}" if paced_runs else "")
           + (f" nginx_ratio={reference['loaded']['rps'] / direct['rps']:.2f}"
              f" nginx_overhead_p50_us={reference['loaded']['p50'] - direct['p50']:.0f}"
-             f" nginx_cpu_us_per_req={reference['loaded']['cpu_us']['airlockd']:.0f}" if reference else ""))
+             f" nginx_cpu_us_per_req={reference['loaded']['cpu_us']['proxy']:.0f}" if reference else ""))
 
 
 if __name__ == "__main__":
