@@ -109,7 +109,7 @@ import Testing
         let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
         var cases: [(String, Data)] = [
             ("truncated", bytes.prefix(bytes.count / 2)),
-            ("truncated after a stray end record", UpgradeBundleTests.withStrayEndRecord(bytes.prefix(bytes.count / 2))),
+            ("truncated after a stray end record", BundleFixture.withStrayEndRecord(bytes.prefix(bytes.count / 2))),
             ("empty", Data()),
             ("not a zip", Data("hello".utf8)),
         ]

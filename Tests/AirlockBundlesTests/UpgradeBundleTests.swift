@@ -145,7 +145,7 @@ import ZIPFoundation
             // Cut where a payload's bytes happen to hold a ZIP end record (a binary that links a
             // ZIP library carries its signature): a reader that takes the last signature it
             // finds would see an empty archive there, and call it a bundle without a manifest.
-            ("truncated after a stray end record", Self.withStrayEndRecord(bytes.prefix(bytes.count / 2))),
+            ("truncated after a stray end record", BundleFixture.withStrayEndRecord(bytes.prefix(bytes.count / 2))),
             ("empty", Data()),
             ("not a zip", Data("#!/bin/sh\necho this is not a bundle\n".utf8)),
         ]
@@ -156,15 +156,6 @@ import ZIPFoundation
         }
         fixture.expectRefused(fixture.dir.child("absent.bundle"), mentioning: "cannot read")
         fixture.expectRefused(fixture.dir.path, mentioning: "cannot read")
-    }
-
-    /// `data` with an empty archive's end record (signature, then zeros) written 1,000 bytes
-    /// before its end.
-    static func withStrayEndRecord(_ data: Data) -> Data {
-        var bytes = [UInt8](data)
-        let record: [UInt8] = [0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0, count: 18)
-        bytes.replaceSubrange((bytes.count - 1_000)..<(bytes.count - 1_000 + record.count), with: record)
-        return Data(bytes)
     }
 
     @Test func aFlippedByteInAPayloadEntryIsRefused() throws {
@@ -435,6 +426,15 @@ final class BundleFixture: @unchecked Sendable {
     }
 
     static func sha256(_ data: Data) -> String { Data(SHA256.hash(data: data)).hexString }
+
+    /// `data` with an empty archive's end record (signature, then zeros) written 1,000 bytes
+    /// before its end: what a cut through a payload that links a ZIP library can leave.
+    static func withStrayEndRecord(_ data: Data) -> Data {
+        var bytes = [UInt8](data)
+        let record: [UInt8] = [0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0, count: 18)
+        bytes.replaceSubrange((bytes.count - 1_000)..<(bytes.count - 1_000 + record.count), with: record)
+        return Data(bytes)
+    }
 
     static func json(_ manifest: BundleManifest) throws -> Data {
         let encoder = JSONEncoder()
