@@ -291,8 +291,11 @@ let package = Package(
                 "AirlockCounters",
                 "AirlockAdmission",
                 "AirlockScheduler",
+                "AirlockGateway",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
             ]
         ),
         // Shared by the test targets only: temporary data dirs, a hand-moved clock, tampering.

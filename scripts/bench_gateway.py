@@ -3,9 +3,12 @@
 airlockd (HTTPS, auth, admission, proxy, ledger row), in one run, with wrk as the load generator.
 Non-streamed chat, small payload, fixed connection count; then streamed chat (--stream-tokens
 tokens per answer, 4 connections) for the CPU each streamed token costs, and streams from an engine
-that paces its tokens as a GPU does (--paced-rate). With --reference nginx (the default), Debian's
-nginx terminating the same TLS and proxying to the same engine, with nothing else, is measured too:
-what a bare reverse proxy costs on this machine. Last line: RESULT gateway …"""
+that paces its tokens as a GPU does (--paced-rate). Four references are measured too, each a TLS
+proxy to the same engine that does nothing else (--reference, default all four): Debian's nginx
+(what a bare reverse proxy costs on this machine), and `airlock-bench bare-proxy` as bare SwiftNIO
+channel handlers (nio), as Hummingbird's server with a bare SwiftNIO client (hb_nio) and as
+airlockd's own stack, Hummingbird 2 and async-http-client, without Airlock's work (stack). Last
+line: RESULT gateway …"""
 
 import argparse
 import os
@@ -113,9 +116,42 @@ def start_nginx(work, port, engine_port):
         if workers and port_open(port):
             return master, [int(pid) for pid in workers]
         time.sleep(0.1)
-    master.terminate()  # never leave a proxy behind on the bench's port
-    master.wait(timeout=10)
+    stop(master)  # never leave a proxy behind on the bench's port
     raise SystemExit(f"nginx did not start; see {work}/nginx.log")
+
+
+def stop(process):
+    """Terminates `process`, and kills it if it is still there after 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_bare_proxy(work, port, engine_port, stack):
+    """`airlock-bench bare-proxy`: a TLS proxy to the engine on airlockd's stack without Airlock's work
+    (hummingbird), or as bare SwiftNIO handlers (nio): (process, [its pid])."""
+    proxy = subprocess.Popen([f"{BIN}/airlock-bench", "bare-proxy", "--port", str(port), "--engine-port", str(engine_port),
+                              "--certificate", f"{work}/data/tls/server.crt", "--key", f"{work}/data/tls/server.key",
+                              "--stack", stack], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        if proxy.poll() is None and port_open(port):
+            return proxy, [proxy.pid]
+        time.sleep(0.1)
+    stop(proxy)
+    raise SystemExit(f"airlock-bench bare-proxy --stack {stack} did not start")
+
+
+# name -> (table label, how to start it on a port): the proxies that do nothing but forward.
+# In order of cost: the steps from nio to stack price Hummingbird's server, then async-http-client.
+REFERENCES = {
+    "nginx": ("nginx", lambda work, port, engine: start_nginx(work, port, engine)),
+    "nio": ("bare SwiftNIO", lambda work, port, engine: start_bare_proxy(work, port, engine, "nio")),
+    "hb_nio": ("Hummingbird+NIO client", lambda work, port, engine: start_bare_proxy(work, port, engine, "hummingbird-nio")),
+    "stack": ("Hummingbird+AHC", lambda work, port, engine: start_bare_proxy(work, port, engine, "hummingbird")),
+}
 
 
 def port_open(port):
@@ -172,11 +208,16 @@ def main():
                              "sends them; 0 skips that run")
     parser.add_argument("--paced-streams", type=int, default=16,
                         help="paced streams at once (each client reads 4 in turn), all on the one paced engine")
-    parser.add_argument("--reference", choices=("nginx", "none"), default="nginx",
-                        help="also measure Debian's nginx as a bare TLS reverse proxy to the same engine")
+    parser.add_argument("--reference", default=",".join(REFERENCES),
+                        help="bare TLS proxies to the same engine to measure too, comma-separated: nginx (Debian's), nio "
+                             "(bare SwiftNIO handlers), hb_nio (Hummingbird's server, a bare SwiftNIO client), stack "
+                             "(Hummingbird + async-http-client: airlockd's stack without Airlock's work); none skips them")
     args = parser.parse_args()
-    if args.reference == "nginx" and not shutil.which("nginx"):
-        raise SystemExit("nginx is not installed (scripts/bench installs it); --reference none skips it")
+    wanted = [] if args.reference == "none" else args.reference.split(",")
+    if unknown := [name for name in wanted if name not in REFERENCES]:
+        raise SystemExit(f"--reference: unknown {', '.join(unknown)} (choose from {', '.join(REFERENCES)}, or none)")
+    if "nginx" in wanted and not shutil.which("nginx"):
+        raise SystemExit("nginx is not installed (scripts/bench installs it); --reference nio,hb_nio,stack leaves it out")
 
     work = tempfile.mkdtemp(prefix="airlock-bench-gateway-")
     # model -> (process, port): the instant engine, and the paced one only if its run is wanted.
@@ -198,7 +239,7 @@ def main():
     run(f"{BIN}/airlock", "env", "create", "bench", "load", env=env)
     key = json.loads(run(f"{BIN}/airlock", "--json", "key", "create", "bench", "load", env=env))["key"]
     daemon = subprocess.Popen([f"{BIN}/airlockd", "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    nginx = None
+    proxy = None
     try:
         for _ in range(300):
             try:
@@ -219,16 +260,15 @@ def main():
         airlock = measured(airlock_url, key, args.seconds, args.connections, args.threads, pids)
         # The reference: the same TLS and the same engine through a proxy that does nothing else.
         # airlockd idles meanwhile, so the proxy has the cores the engine does not use.
-        reference = {}
-        if args.reference == "nginx":
-            nginx, workers = start_nginx(work, port + 1, sim_port)
-            nginx_url = f"https://127.0.0.1:{port + 1}/v1/chat/completions"
-            wrk(nginx_url, None, 2, args.connections, args.threads)
-            nginx_pids = {"engine": sim.pid, "proxy": workers}
-            reference["idle"] = measured(nginx_url, None, max(args.seconds // 2, 2), 1, 1, nginx_pids)
-            reference["loaded"] = measured(nginx_url, None, args.seconds, args.connections, args.threads, nginx_pids)
-            nginx.terminate()
-            nginx.wait(timeout=10)
+        references = {}
+        for offset, name in enumerate(wanted, start=1):
+            proxy, proxy_pids = REFERENCES[name][1](work, port + offset, sim_port)
+            proxy_url = f"https://127.0.0.1:{port + offset}/v1/chat/completions"
+            wrk(proxy_url, None, 2, args.connections, args.threads)
+            reference_pids = {"engine": sim.pid, "proxy": proxy_pids}
+            references[name] = {"idle": measured(proxy_url, None, max(args.seconds // 2, 2), 1, 1, reference_pids),
+                                "loaded": measured(proxy_url, None, args.seconds, args.connections, args.threads, reference_pids)}
+            stop(proxy)
         # Streamed: one SSE event per token, so CPU per token is what a long answer costs.
         streams = {}
         if args.stream_tokens:
@@ -248,8 +288,8 @@ def main():
         with open(f"/proc/{daemon.pid}/status") as f:
             rss_mb = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1)) / 1024
     finally:
-        if nginx and nginx.poll() is None:
-            nginx.terminate()
+        if proxy and proxy.poll() is None:
+            stop(proxy)
         daemon.terminate()
         daemon.wait(timeout=60)
         for engine, _ in engines.values():
@@ -263,40 +303,41 @@ def main():
     cpu = os.cpu_count()
     print(f"gateway benchmark: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s, non-streamed chat, "
           f"max_tokens 4, {cpu} CPUs, engine = airlock-sim (instant tokens)")
-    print(f"{'path':<50}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'proxy CPU µs/req':>21}")
+    print(f"{'path':<58}{'req/s':>8}{'p50 µs':>9}{'p99 µs':>9}{'non-2xx':>9}{'engine CPU µs/req':>19}{'proxy CPU µs/req':>21}")
     table = ((f"direct to engine (HTTP), 1 connection", idle_direct), (f"through airlockd (HTTPS), 1 connection", idle_airlock),
             (f"direct to engine (HTTP), {args.connections} connections", direct),
             (f"through airlockd (HTTPS), {args.connections} connections", airlock))
-    if reference:
-        table += ((f"reference: through nginx (HTTPS), 1 connection", reference["idle"]),
-                  (f"reference: through nginx (HTTPS), {args.connections} conn", reference["loaded"]))
+    for name, reference in references.items():
+        label = REFERENCES[name][0]
+        table += ((f"reference: {label} (HTTPS), 1 connection", reference["idle"]),
+                  (f"reference: {label} (HTTPS), {args.connections} conn", reference["loaded"]))
     for label, r in table:
-        print(f"{label:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
+        print(f"{label:<58}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}{r['non2xx']:>9}"
               f"{r['cpu_us']['engine']:>19.0f}{r['cpu_us']['proxy']:>21.0f}")
     if streams:
         for name, label in (("direct", "direct to engine (HTTP)"), ("airlock", "through airlockd (HTTPS)")):
             r = streams[name]
             per_token = {who: us / args.stream_tokens for who, us in r["cpu_us"].items()}
             row = f"{label}, streamed {args.stream_tokens} tokens, 4 conn"
-            print(f"{row:<50}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}"
+            print(f"{row:<58}{r['rps']:>8.0f}{r['p50']:>9.0f}{r['p99']:>9.0f}"
                   f"{r['non2xx']:>9}{per_token['engine']:>15.1f}/tok{per_token['proxy']:>17.1f}/tok")
     for name, label in (("direct", "direct to engine (HTTP)"), ("airlock", "through airlockd (HTTPS)")):
         if name not in paced_runs:
             continue
         r = paced_runs[name]
         row = f"{label}, paced {args.paced_rate} tok/s, {args.paced_streams} conn"
-        print(f"{row:<50}{r['tokens'] / r['seconds']:>8.0f}{'tok/s':>9}{'':>9}{r['failed']:>9}"
+        print(f"{row:<58}{r['tokens'] / r['seconds']:>8.0f}{'tok/s':>9}{'':>9}{r['failed']:>9}"
               f"{r['cpu_us']['engine']:>15.1f}/tok{r['cpu_us']['proxy']:>17.1f}/tok")
     print(f"unloaded: airlockd adds p50 {idle_airlock['p50'] - idle_direct['p50']:.0f} µs, "
           f"p99 {idle_airlock['p99'] - idle_direct['p99']:.0f} µs")
     print(f"at {args.connections} connections: throughput ratio {ratio:.2f} (target >= 0.6); overhead p50 {over50:.0f} µs "
           f"(target <= 50), p99 {over99:.0f} µs (target <= 1000); airlockd peak RSS {rss_mb:.0f} MB")
-    if reference:
-        nginx_loaded = reference["loaded"]
-        print(f"reference, nginx as a bare TLS proxy to the same engine: ratio {nginx_loaded['rps'] / direct['rps']:.2f}, "
-              f"overhead p50 {nginx_loaded['p50'] - direct['p50']:.0f} µs, p99 {nginx_loaded['p99'] - direct['p99']:.0f} µs, "
+    for name, reference in references.items():
+        loaded = reference["loaded"]
+        print(f"reference, {REFERENCES[name][0]} as a bare TLS proxy to the same engine: ratio {loaded['rps'] / direct['rps']:.2f}, "
+              f"overhead p50 {loaded['p50'] - direct['p50']:.0f} µs, p99 {loaded['p99'] - direct['p99']:.0f} µs, "
               f"unloaded p50 +{reference['idle']['p50'] - idle_direct['p50']:.0f} µs, "
-              f"{nginx_loaded['cpu_us']['proxy']:.0f} µs of CPU per request")
+              f"{loaded['cpu_us']['proxy']:.0f} µs of CPU per request")
     print(f"ledger after the run: {rows.splitlines()[-1] if rows else '?'}")
     for name, result in (("direct", direct), ("airlock", airlock)):
         if result["socket_errors"]:
@@ -309,9 +350,9 @@ def main():
              f" airlockd_cpu_us_per_streamed_token={streams['airlock']['cpu_us']['proxy'] / args.stream_tokens:.1f}" if streams else "")
           + (f" paced_airlockd_cpu_us_per_token={paced_runs['airlock']['cpu_us']['proxy']:.1f}"
              f" paced_failed={paced_runs['airlock']['failed']}" if paced_runs else "")
-          + (f" nginx_ratio={reference['loaded']['rps'] / direct['rps']:.2f}"
-             f" nginx_overhead_p50_us={reference['loaded']['p50'] - direct['p50']:.0f}"
-             f" nginx_cpu_us_per_req={reference['loaded']['cpu_us']['proxy']:.0f}" if reference else ""))
+          + "".join(f" {name}_ratio={r['loaded']['rps'] / direct['rps']:.2f}"
+                    f" {name}_overhead_p50_us={r['loaded']['p50'] - direct['p50']:.0f}"
+                    f" {name}_cpu_us_per_req={r['loaded']['cpu_us']['proxy']:.0f}" for name, r in references.items()))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,6 @@ struct AirlockBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "airlock-bench",
         abstract: "Airlock benchmarks.",
-        subcommands: [LedgerBenchmark.self, AdmissionBenchmark.self, SchedulerBenchmark.self, ReportsBenchmark.self, DurabilityWriter.self, AdmissionProbe.self]
+        subcommands: [LedgerBenchmark.self, AdmissionBenchmark.self, SchedulerBenchmark.self, ReportsBenchmark.self, DurabilityWriter.self, AdmissionProbe.self, BareProxy.self]
     )
 }
