@@ -7,8 +7,8 @@ import HummingbirdTLS
 import NIOCore
 import NIOSSL
 
-/// A TLS reverse proxy that does nothing but forward `POST` bodies to one engine: the reference
-/// the gateway benchmark puts beside airlockd (`--reference stack,nio`). `--stack hummingbird` is
+/// A TLS reverse proxy that does nothing but forward `POST` bodies to one engine: the references
+/// the gateway benchmark puts beside airlockd (`--reference` nio, hb_nio, stack). `--stack hummingbird` is
 /// airlockd's own stack with none of Airlock's work — Hummingbird 2 over TLS, the request body
 /// collected, the engine called through async-http-client configured as `EngineClient` does and
 /// collected by its `ResponseAccumulator`, as airlockd collects a non-streamed answer. `--stack
@@ -61,13 +61,12 @@ struct BareProxy: AsyncParsableCommand {
         let router = Router(context: LoopContext.self)
         router.get("/healthz") { _, _ in "ok" }
         router.post("/v1/**") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 1 << 20)
             if bare {
-                let body = try await request.body.collect(upTo: 1 << 20)
                 let (status, answer) = try await pool.post(request.uri.path, body: body, on: context.loop).get()
                 return Response(status: .init(code: Int(status.code)), headers: [.contentType: "application/json"],
                                 body: .init(byteBuffer: answer))
             }
-            let body = try await request.body.collect(upTo: 1 << 20)
             let forwarded = try HTTPClient.Request(url: engine + request.uri.path, method: .POST,
                                                    headers: ["content-type": "application/json"], body: .byteBuffer(body))
             let answer = try await client.execute(request: forwarded, delegate: ResponseAccumulator(request: forwarded),
