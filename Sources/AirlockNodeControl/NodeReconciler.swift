@@ -52,6 +52,8 @@ public final class NodeReconciler: Sendable {
         do {
             rows = Dictionary(uniqueKeysWithValues: try await admin.listNodes().map { ($0.id.rawValue, $0) })
             models = try await catalog()
+        } catch is CancellationError {
+            return  // the daemon is stopping
         } catch {
             logger.error("could not read node rows", metadata: ["error": "\(error)"])
             return

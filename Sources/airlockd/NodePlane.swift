@@ -23,6 +23,7 @@ struct NodePlane {
     /// The admin layer over the same store, for what the node plane records and reads.
     let admin: AdminActions
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let address: ListenAddress
     /// Rolling this release's agent out to the connected nodes (`airlock upgrade agents`).
     let rollouts: AgentRollout
     let logger: Logger
@@ -53,6 +54,7 @@ struct NodePlane {
         server = try NodeControlServer.make(host: config.agentListen.host, port: config.agentListen.port,
                                             hostnames: Serve.localHostnames(config.agentHostnames),
                                             authority: authority, gate: gate, service: service)
+        address = config.agentListen
         self.logger = logger
     }
 
@@ -80,18 +82,26 @@ struct NodePlane {
     }
 
     /// Port 9443 as a lifecycle service: stops accepting on graceful shutdown.
-    func service() -> some Service { NodeControlListener(server: server, logger: logger) }
+    func service() -> some Service { NodeControlListener(server: server, address: address, logger: logger) }
 }
 
 struct NodeControlListener: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let address: ListenAddress
     let logger: Logger
 
     func run() async throws {
         try await withGracefulShutdownHandler {
             async let serving: Void = server.serve()
-            if let address = try await server.listeningAddress {
-                logger.notice("serving node agents (gRPC, mutual TLS)", metadata: ["address": "\(address)"])
+            do {
+                if let bound = try await server.listeningAddress {
+                    logger.notice("serving node agents (gRPC, mutual TLS)", metadata: ["address": "\(bound)"])
+                }
+            } catch {
+                // The transport never bound: `listeningAddress` only says so; `serve()` says why.
+                var cause: any Error = error
+                do { try await serving } catch let failure { cause = failure }
+                throw ListenFailure(what: "node agents ([agents] listen)", address: "\(address)", underlying: cause)
             }
             try await serving
         } onGracefulShutdown: {

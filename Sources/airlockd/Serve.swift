@@ -111,10 +111,15 @@ struct Serve: AsyncParsableCommand {
             logger: logger)
 
         async let recording: Void = recorder.run()
+        var failure: (any Error)?
         do {
             try await app.runService()
         } catch {
-            logger.error("server stopped", metadata: ["error": "\(error)"])
+            // The node listener and the admin socket name themselves; a bind failure left
+            // unnamed is the HTTPS API's own listener.
+            failure = ListenFailure.isBindFailure(error) && !(error is ListenFailure)
+                ? ListenFailure(what: "the HTTPS API ([api] listen)", address: "\(config.apiListen)", underlying: error) : error
+            logger.error("server stopped", metadata: ["error": "\(failure!)"])
         }
         try? FileManager.default.removeItem(atPath: Self.adminSocketPath(config.dataDir))
         recorder.finish()
@@ -123,6 +128,9 @@ struct Serve: AsyncParsableCommand {
         try await prober.shutdown()
         try counters.close()
         logger.notice("stopped cleanly; ledger rows committed, counters marked clean")
+        // A daemon that could not serve did not stop as asked: exit 1, so that systemd's
+        // `Restart=on-failure` and monitoring see a failure, not a clean stop.
+        if let failure { throw DaemonFailure(description: "\(failure)") }
     }
 
     /// The admin API and the dashboard's service layer: the licence's entitlements enforced, the
@@ -154,13 +162,13 @@ struct Serve: AsyncParsableCommand {
         try? FileManager.default.removeItem(atPath: path)  // left by a daemon that did not stop cleanly
         let router = Router(context: ApplianceRequestContext.self)
         admin.add(to: router)
-        return Application(
+        return NamedListener(what: "the airlock CLI (the admin socket)", address: path, base: Application(
             router: router, configuration: .init(address: .unixDomainSocket(path: path), serverName: "airlockd-admin"),
             onServerRunning: { _ in
                 _ = chmod(path, 0o600)
                 logger.notice("admin API on the local socket for the airlock CLI", metadata: ["path": "\(path)"])
             },
-            logger: logger)
+            logger: logger))
     }
 
     private static func certificate(_ config: AirlockConfig, logger: Logger) throws -> ServerCertificate {
@@ -221,6 +229,8 @@ struct Housekeeping: Service {
         var tick = 0
         while !Task.isShuttingDownGracefully, !Task.isCancelled {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+            // Stopping: the reads below would only fail with CancellationError, logged as errors.
+            if Task.isShuttingDownGracefully || Task.isCancelled { return }
             do {
                 try await policy.refresh()
             } catch {
