@@ -5,6 +5,7 @@ cleanly."""
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -62,6 +63,33 @@ class DemoTest(unittest.TestCase):
                 os.killpg(demo.pid, signal.SIGKILL)
                 demo.wait()
             shutil.rmtree(data, ignore_errors=True)
+
+    def test_a_demo_whose_port_is_taken_says_which_and_exits_1_leaving_nothing_running(self):
+        data = tempfile.mkdtemp(prefix="airlock-demo-")
+        self.addCleanup(shutil.rmtree, data, True)
+        agent_port = free_port()
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", agent_port))
+        holder.listen()
+        env = dict(os.environ, AIRLOCK_DEMO_PORT=str(free_port()), AIRLOCK_DEMO_AGENT_PORT=str(agent_port), AIRLOCK_DEMO_DIR=data)
+        demo = subprocess.Popen([os.path.join(ROOT, "scripts", "demo")], env=env, cwd=ROOT, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=os.setpgrp)
+        try:
+            out, err = demo.communicate(timeout=300)
+        finally:
+            if demo.poll() is None:
+                os.killpg(demo.pid, signal.SIGKILL)
+                demo.wait()
+        self.assertEqual(demo.returncode, 1, out + err)
+        self.assertNotIn("AIRLOCK_READY", out)
+        self.assertIn(f"could not listen for node agents ([agents] listen) on 127.0.0.1:{agent_port}: "
+                      "the address is already in use", err)
+        # Its engines were stopped with it: nothing of the demo's process group is left.
+        time.sleep(0.5)
+        with self.assertRaises(ProcessLookupError):
+            os.killpg(demo.pid, 0)
 
 
 if __name__ == "__main__":
