@@ -106,7 +106,7 @@ extension AdminActions {
         case let .success((node, pem)):
             return (node, pem)
         case let .failure(refusal):
-            try await store.write { tx in
+            _ = try await store.write { tx in
                 try tx.audit(auditEntry(AdminActor("agent"), "node.enroll_refused", type: "node",
                                         id: EnrolmentToken.node(in: token)?.rawValue ?? "-", before: nil as String?, after: refusal.reason))
             }
@@ -171,7 +171,7 @@ extension AdminActions {
     /// Records that port 9443 refused an agent (unknown, revoked or mismatched certificate, a
     /// registration naming unknown models): the refusal is an audit row, not only a log line.
     public func auditAgentRefusal(action: String, node reference: String, reason: String) async throws {
-        try await store.write { tx in
+        _ = try await store.write { tx in
             try tx.audit(auditEntry(AdminActor("agent"), action, type: "node", id: reference, before: nil as String?, after: reason))
         }
     }
@@ -181,7 +181,7 @@ extension AdminActions {
     /// An agent roll-out's audit rows (`upgrade.agents_*`, `upgrade.agent`): who started it, and
     /// what happened on each node.
     public func auditAgentRollout(actor: String, action: String, target: String, detail: [String: String]) async throws {
-        try await store.write { tx in
+        _ = try await store.write { tx in
             try tx.audit(auditEntry(AdminActor(actor), action, type: "release", id: target, before: nil as [String: String]?, after: detail))
         }
     }

@@ -1,7 +1,9 @@
 import Crypto
 import Foundation
 import SwiftASN1
-import X509
+// The verifier checks validity at the `now` it is given (tests pass other times), which X509
+// offers through this SPI since the plain `init(validationTime:)` was deprecated.
+@_spi(FixedExpiryValidationTime) import X509
 
 /// A small certificate authority the appliance keeps in one directory of its data dir
 /// (`ca.key` 0600, `ca.crt` 0644, the directory 0700), made on first use. Airlock has two: the
@@ -95,7 +97,7 @@ public struct LocalAuthority: Sendable {
     /// Whether `leaf` was signed by this CA and is within its validity at `now`.
     func issued(_ leaf: Certificate, now: Date = Date()) async -> Bool {
         var verifier = Verifier(rootCertificates: CertificateStore([certificate])) {
-            RFC5280Policy(validationTime: now)
+            RFC5280Policy(fixedExpiryValidationTime: now)
         }
         guard case .validCertificate = await verifier.validate(leaf: leaf, intermediates: CertificateStore()) else { return false }
         return true

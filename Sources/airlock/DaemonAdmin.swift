@@ -17,12 +17,10 @@ struct DaemonAdmin: AdminService {
     let token: String
     let actorClaim: String
 
-    static func socketPath(dataDirectory: String) -> String { dataDirectory + "/run/admin.sock" }
-
     /// The daemon, if it answers on its socket with this data directory's credential; nil when it
     /// is not running (the CLI then acts on the data directory itself).
     static func connect(dataDirectory: String, actor: AdminActor) async -> DaemonAdmin? {
-        let socket = socketPath(dataDirectory: dataDirectory)
+        let socket = AirlockConfig.adminSocketPath(dataDirectory: dataDirectory)
         guard FileManager.default.fileExists(atPath: socket),
               let token = try? String(contentsOfFile: dataDirectory + "/secrets/admin-api.token", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)

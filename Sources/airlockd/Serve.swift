@@ -121,7 +121,7 @@ struct Serve: AsyncParsableCommand {
                 ? ListenFailure(what: "the HTTPS API ([api] listen)", address: "\(config.apiListen)", underlying: error) : error
             logger.error("server stopped", metadata: ["error": "\(failure!)"])
         }
-        try? FileManager.default.removeItem(atPath: Self.adminSocketPath(config.dataDir))
+        try? FileManager.default.removeItem(atPath: AirlockConfig.adminSocketPath(dataDirectory: config.dataDir))
         recorder.finish()
         await recording
         try await client.shutdown()
@@ -149,8 +149,6 @@ struct Serve: AsyncParsableCommand {
         return AdminAPI(dependencies)
     }
 
-    static func adminSocketPath(_ dataDirectory: String) -> String { dataDirectory + "/run/admin.sock" }
-
     /// The admin API on `<data_dir>/run/admin.sock` for the `airlock` CLI on this host: plain HTTP
     /// that never leaves the machine, reachable only by whoever may enter the 0700 `run/` folder
     /// (the daemon's user, root) and still needing the local admin credential.
@@ -158,7 +156,7 @@ struct Serve: AsyncParsableCommand {
         let run = dataDirectory + "/run"
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         _ = chmod(run, 0o700)
-        let path = adminSocketPath(dataDirectory)
+        let path = AirlockConfig.adminSocketPath(dataDirectory: dataDirectory)
         try? FileManager.default.removeItem(atPath: path)  // left by a daemon that did not stop cleanly
         let router = Router(context: ApplianceRequestContext.self)
         admin.add(to: router)

@@ -51,7 +51,7 @@ import Testing
         #expect(table2.hourCost(of: "a100-1") == 3)
         await #expect(throws: AirlockError.self) {
             let bad = #"{"currency":"EUR","models":{},"node_hour_cost":{"h*100":"1"}}"#
-            try await f.admin.addPriceVersion(try PriceTableInput.decode(json: Data(bad.utf8)), effectiveFrom: f.clock.now.adding(seconds: 60), by: f.actor)
+            _ = try await f.admin.addPriceVersion(try PriceTableInput.decode(json: Data(bad.utf8)), effectiveFrom: f.clock.now.adding(seconds: 60), by: f.actor)
         }
     }
 }

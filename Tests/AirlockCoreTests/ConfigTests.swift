@@ -70,6 +70,8 @@ import Testing
         ("[keys]\nrotation_grace_seconds = 99999999", "keys.rotation_grace_seconds", "out of range"),
         ("data_dir = \"relative/path\"", "data_dir", "absolute path"),
         ("data_dir = 5", "data_dir", "expected a string"),
+        ("data_dir = \"/\(String(repeating: "d", count: 92))\"", "data_dir",
+         "is too long: the daemon's admin socket /\(String(repeating: "d", count: 92))/run/admin.sock would be 108 bytes"),
         ("api = 5", "api", "expected a table"),
         ("[api]\nlisten = \"8443\"", "api.listen", "host:port"),
         ("[api]\nlisten = \"0.0.0.0:70000\"", "api.listen", "port must be"),
@@ -140,5 +142,18 @@ import Testing
         #expect(try AirlockConfig.resolve(configFlag: nil, dataDirFlag: "/from/flag", environment: env).dataDir == "/from/flag")
         #expect(try AirlockConfig.resolve(configFlag: nil, dataDirFlag: nil, environment: env).dataDir == "/from/env")
         #expect(try AirlockConfig.resolve(configFlag: file, dataDirFlag: nil, environment: [:]).dataDir == "/from/file")
+    }
+
+    /// The admin socket `<data_dir>/run/admin.sock` must fit a Unix socket's 107 bytes, whichever
+    /// way the data directory is given; 92 bytes of directory is one too many.
+    @Test func aDataDirTooLongForTheAdminSocketIsRefusedFromFlagAndEnvironmentToo() throws {
+        let fits = "/" + String(repeating: "d", count: 91), tooLong = "/" + String(repeating: "d", count: 92)
+        #expect(try AirlockConfig.resolve(configFlag: nil, dataDirFlag: fits, environment: [:]).dataDir == fits)
+        for (flag, environment, source) in [(tooLong, [String: String](), "--data-dir"), (nil, ["AIRLOCK_DATA_DIR": tooLong], "$AIRLOCK_DATA_DIR")] {
+            #expect(throws: ConfigError(file: source, key: "", reason: "\(tooLong) is too long: the daemon's admin socket "
+                                        + "\(tooLong)/run/admin.sock would be 108 bytes, and a Unix socket's path holds at most 107")) {
+                try AirlockConfig.resolve(configFlag: nil, dataDirFlag: flag, environment: environment)
+            }
+        }
     }
 }

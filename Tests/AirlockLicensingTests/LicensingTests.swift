@@ -111,31 +111,31 @@ struct LicensingFixture {
 
     @Test func badLicenceFilesAreRefusedWithASpecificMessage() throws {
         let output = f.dir.child("R.json")
-        try refused("does not trust") { try $0.request(licenseFile: try f.license(signedBy: Curve25519.Signing.PrivateKey()), output: output, now: f.now) }
+        try refused("does not trust") { _ = try $0.request(licenseFile: try f.license(signedBy: Curve25519.Signing.PrivateKey()), output: output, now: f.now) }
         // One payload byte changed after signing.
         let edited = try f.license(name: "edited.lic")
         var envelope = try SignedEnvelope.read(edited, what: "licence")
         envelope.payload = Data(String(decoding: envelope.payload, as: UTF8.self).replacingOccurrences(of: "\"max_nodes\" : 8", with: "\"max_nodes\" : 9").utf8)
         try envelope.write(to: edited)
-        try refused("signature does not verify") { try $0.request(licenseFile: edited, output: output, now: f.now) }
+        try refused("signature does not verify") { _ = try $0.request(licenseFile: edited, output: output, now: f.now) }
         // An activation file passed off as a licence: the kind is part of what is signed.
         let wrongKind = f.dir.child("kind.lic")
         try SignedEnvelope.sign(f.terms(), kind: SignedEnvelope.Kind.activation, with: f.vendor).write(to: wrongKind)
-        try refused("not a airlock-license/1") { try $0.request(licenseFile: wrongKind, output: output, now: f.now) }
+        try refused("not a airlock-license/1") { _ = try $0.request(licenseFile: wrongKind, output: output, now: f.now) }
         // Truncated, garbage, oversized, missing.
         let whole = try Data(contentsOf: URL(fileURLWithPath: try f.license(name: "whole.lic")))
         try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: f.dir.child("cut.lic")))
-        try refused("truncated or not JSON") { try $0.request(licenseFile: f.dir.child("cut.lic"), output: output, now: f.now) }
+        try refused("truncated or not JSON") { _ = try $0.request(licenseFile: f.dir.child("cut.lic"), output: output, now: f.now) }
         try Data(repeating: 0x20, count: SignedEnvelope.maxFileBytes + 1).write(to: URL(fileURLWithPath: f.dir.child("big.lic")))
-        try refused("is at most") { try $0.request(licenseFile: f.dir.child("big.lic"), output: output, now: f.now) }
-        try refused("cannot read") { try $0.request(licenseFile: f.dir.child("absent.lic"), output: output, now: f.now) }
+        try refused("is at most") { _ = try $0.request(licenseFile: f.dir.child("big.lic"), output: output, now: f.now) }
+        try refused("cannot read") { _ = try $0.request(licenseFile: f.dir.child("absent.lic"), output: output, now: f.now) }
         // Signed, but expired beyond grace, or nonsense.
         var old = f.terms(expiresIn: -40, grace: 30)
         old.notBefore = old.expiresAt - 365 * 86_400
-        try refused("has expired") { try $0.request(licenseFile: try f.license(old, name: "old.lic"), output: output, now: f.now) }
+        try refused("has expired") { _ = try $0.request(licenseFile: try f.license(old, name: "old.lic"), output: output, now: f.now) }
         var backwards = f.terms()
         backwards.expiresAt = backwards.notBefore - 1
-        try refused("expires before it starts") { try $0.request(licenseFile: try f.license(backwards, name: "back.lic"), output: output, now: f.now) }
+        try refused("expires before it starts") { _ = try $0.request(licenseFile: try f.license(backwards, name: "back.lic"), output: output, now: f.now) }
         #expect(!FileManager.default.fileExists(atPath: output))
     }
 

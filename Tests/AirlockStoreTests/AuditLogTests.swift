@@ -12,7 +12,7 @@ import Testing
     static func auditLog(rows: Int) async throws -> StoreFixture {
         let dir = TemporaryDirectory()
         let store = try Store(dataDirectory: dir.path)
-        for index in 0..<rows { try await store.write { try $0.audit(entry(index)) } }
+        for index in 0..<rows { _ = try await store.write { try $0.audit(entry(index)) } }
         return StoreFixture(dir: dir, store: store)
     }
 

@@ -28,13 +28,13 @@ import Testing
     @Test func aFileWhereTheDataDirShouldBeIsAClearError() throws {
         let dir = TemporaryDirectory()
         let file = dir.child("not-a-dir")
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         #expect { try Store(dataDirectory: file) } throws: { "\($0)".contains("not a directory") }
     }
 
     @Test func aCorruptDatabaseFileIsAClearError() throws {
         let dir = TemporaryDirectory()
-        FileManager.default.createFile(atPath: dir.child(Store.databaseFileName), contents: Data(repeating: 0x41, count: 8192))
+        _ = FileManager.default.createFile(atPath: dir.child(Store.databaseFileName), contents: Data(repeating: 0x41, count: 8192))
         #expect { try Store(dataDirectory: dir.path) } throws: { "\($0)".contains("cannot open") }
     }
 }

@@ -93,9 +93,26 @@ public struct AirlockConfig: Equatable, Sendable {
         return names
     }
 
+    /// Where airlockd serves the admin API to the `airlock` CLI on this host.
+    public static func adminSocketPath(dataDirectory: String) -> String { dataDirectory + "/run/admin.sock" }
+
+    /// Linux's limit on a Unix socket's path: `sun_path` holds 108 bytes with the final NUL.
+    public static let maxSocketPathBytes = 107
+
+    /// Why `dir` cannot be a data directory, if it cannot: its admin socket's path must fit a
+    /// Unix socket's. Checked for the file's `data_dir` and for `--data-dir`/`$AIRLOCK_DATA_DIR`
+    /// alike, so that check-config says it rather than the daemon failing to bind the socket.
+    static func dataDirProblem(_ dir: String) -> String? {
+        let socket = adminSocketPath(dataDirectory: dir)
+        guard socket.utf8.count > maxSocketPathBytes else { return nil }
+        return "is too long: the daemon's admin socket \(socket) would be \(socket.utf8.count) bytes, "
+            + "and a Unix socket's path holds at most \(maxSocketPathBytes)"
+    }
+
     private mutating func read(_ root: inout TOMLSection) throws {
         if let dir = try root.string("data_dir") {
             guard dir.hasPrefix("/") else { throw root.error("data_dir", "must be an absolute path, got '\(dir)'") }
+            if let reason = Self.dataDirProblem(dir) { throw root.error("data_dir", reason) }
             dataDir = dir
         }
         if var api = try root.section("api") {

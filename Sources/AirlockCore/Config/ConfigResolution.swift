@@ -12,6 +12,9 @@ extension AirlockConfig {
         var config = try load(path: filePath(configFlag: configFlag, environment: environment))
         if let dir = dataDirFlag ?? environment["AIRLOCK_DATA_DIR"], !dir.isEmpty {
             config.dataDir = URL(fileURLWithPath: dir).standardizedFileURL.path
+            if let reason = dataDirProblem(config.dataDir) {
+                throw ConfigError(file: dataDirFlag != nil ? "--data-dir" : "$AIRLOCK_DATA_DIR", key: "", reason: "\(config.dataDir) \(reason)")
+            }
         }
         return config
     }
