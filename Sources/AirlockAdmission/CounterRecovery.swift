@@ -14,8 +14,11 @@ public enum CounterRecovery {
         public var movedAside: String?
     }
 
-    public static func open(dataDirectory: String, store: Store, clock: WallClock = .system) async throws -> (CounterStore, Report) {
-        let counters = try CounterStore(dataDirectory: dataDirectory)
+    /// - Parameter claimWait: open exclusively, waiting this long for another holder to let go
+    ///   (the daemon); nil shares the counters (test and benchmark helpers).
+    public static func open(dataDirectory: String, store: Store, clock: WallClock = .system,
+                            claimWait: Duration? = nil) async throws -> (CounterStore, Report) {
+        let counters = try CounterStore(dataDirectory: dataDirectory, exclusive: claimWait != nil, waitForClaim: claimWait ?? .zero)
         guard counters.needsRebuild else { return (counters, Report(rebuilt: false, rowsReplayed: 0, movedAside: nil)) }
         let now = clock.now()
         let rows = try await lastDay(of: store, now: now)

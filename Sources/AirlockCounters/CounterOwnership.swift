@@ -24,7 +24,19 @@ final class CounterOwnership: Sendable {
 /// The counters are held by another process — the running daemon, normally.
 public struct CountersInUse: Error, CustomStringConvertible {
     public var path: String
+    /// How long the opener waited for the holder to let go: the daemon waits, the CLI does not.
+    public var waited: Duration = .zero
+
+    public init(path: String, waited: Duration = .zero) {
+        self.path = path
+        self.waited = waited
+    }
+
     public var description: String {
-        "the counters in \(path) are held by another process (is airlockd running without answering on its admin socket?)"
+        if waited > .zero {
+            return "another process still holds the counters in \(path) after \(waited.components.seconds) s: another airlockd "
+                + "is serving this data directory. Stop it first, or give this daemon a data_dir of its own"
+        }
+        return "the counters in \(path) are held by another process (is airlockd running without answering on its admin socket?)"
     }
 }

@@ -25,15 +25,24 @@ public final class CounterStore: Sendable {
     /// This process's claim on the counters, nil when another process held it at opening.
     private let ownership: CounterOwnership?
 
-    /// - Parameter exclusive: refuse (``CountersInUse``) rather than share the counters with a
-    ///   process that holds them — the CLI working on a stopped appliance. The daemon opens with
-    ///   `false`: LMDB itself is safe across processes, and a restart must never fail on a
-    ///   claim an old process has not let go of yet.
-    public init(dataDirectory: String, exclusive: Bool = false) throws {
+    /// - Parameters:
+    ///   - exclusive: refuse (``CountersInUse``) rather than share the counters with a process
+    ///     that holds them: the CLI working on a stopped appliance, and the daemon, which must
+    ///     not serve a data directory another daemon serves (it would rebuild the counters under
+    ///     the other's leases and take over its admin socket).
+    ///   - waitForClaim: how long an exclusive opener waits for a holder to let go, so that a
+    ///     restart does not fail on an old process that is still finishing its stop.
+    public init(dataDirectory: String, exclusive: Bool = false, waitForClaim: Duration = .zero) throws {
         let path = (dataDirectory as NSString).appendingPathComponent("counters")
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        ownership = try CounterOwnership(path: path + ".lock")
-        if exclusive && ownership == nil { throw CountersInUse(path: path) }
+        let deadline = ContinuousClock.now + waitForClaim
+        var claim = try CounterOwnership(path: path + ".lock")
+        while exclusive, claim == nil, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            claim = try CounterOwnership(path: path + ".lock")
+        }
+        ownership = claim
+        if exclusive && ownership == nil { throw CountersInUse(path: path, waited: waitForClaim) }
         let (environment, marks, movedAside) = try Self.openUsable(path)
         needsRebuild = movedAside != nil || marks.format != Self.formatVersion || marks.clean != 1
         self.environment = environment

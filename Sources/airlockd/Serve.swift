@@ -44,7 +44,9 @@ struct Serve: AsyncParsableCommand {
         if config.gateway.obsoleteIdleConnectionsKey { logger.warning("\(GatewaySettings.obsoleteIdleConnectionsNote)") }
         let store = try Store(dataDirectory: config.dataDir)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
-        let (counters, recovery) = try await CounterRecovery.open(dataDirectory: config.dataDir, store: store)
+        // Exclusive: a second daemon on this data directory is refused (after 10 s, for a restart
+        // whose old process is still committing its last rows).
+        let (counters, recovery) = try await CounterRecovery.open(dataDirectory: config.dataDir, store: store, claimWait: .seconds(10))
         if recovery.rebuilt {
             logger.notice("counters rebuilt from the ledger", metadata: [
                 "rows": "\(recovery.rowsReplayed)", "moved_aside": "\(recovery.movedAside ?? "-")"])

@@ -55,6 +55,38 @@ import Testing
         #expect(!reopened.needsRebuild)
     }
 
+    /// The daemon opens exclusively and waits: a second daemon on the same data directory is
+    /// refused, naming the reason, once the wait is over.
+    @Test func anExclusiveOpenerWaitsThenRefusesWhileAnotherHolds() throws {
+        let dir = TemporaryDirectory()
+        let holder = try CounterStore(dataDirectory: dir.path)
+        let started = ContinuousClock.now
+        let error = #expect(throws: CountersInUse.self) {
+            _ = try CounterStore(dataDirectory: dir.path, exclusive: true, waitForClaim: .milliseconds(300))
+        }
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        #expect(error?.description.contains("another airlockd is serving this data directory") == true)
+        withExtendedLifetime(holder) {}
+    }
+
+    /// A restart whose old process is still stopping gets the counters once it lets go.
+    @Test func anExclusiveOpenerGetsTheCountersOnceTheHolderLetsGo() throws {
+        final class Holder: @unchecked Sendable { var store: CounterStore? }
+        let dir = TemporaryDirectory()
+        let holder = Holder()
+        holder.store = try CounterStore(dataDirectory: dir.path)
+        try holder.store?.rebuild(Self.usage, now: 1_800_000_040_000)
+        let started = ContinuousClock.now
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: 0.3)
+            try? holder.store?.close()
+            holder.store = nil
+        }
+        let opened = try CounterStore(dataDirectory: dir.path, exclusive: true, waitForClaim: .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(!opened.needsRebuild)  // the old process stopped cleanly
+    }
+
     @Test func aStoreThatWasNotClosedNeedsARebuild() throws {
         let dir = TemporaryDirectory()
         do {
