@@ -14,11 +14,14 @@ public enum CounterRecovery {
         public var movedAside: String?
     }
 
-    /// - Parameter claimWait: open exclusively, waiting this long for another holder to let go
-    ///   (the daemon); nil shares the counters (test and benchmark helpers).
-    public static func open(dataDirectory: String, store: Store, clock: WallClock = .system,
-                            claimWait: Duration? = nil) async throws -> (CounterStore, Report) {
-        let counters = try CounterStore(dataDirectory: dataDirectory, exclusive: claimWait != nil, waitForClaim: claimWait ?? .zero)
+    public static func open(dataDirectory: String, store: Store, clock: WallClock = .system) async throws -> (CounterStore, Report) {
+        try await recover(try CounterStore(dataDirectory: dataDirectory), store: store, clock: clock)
+    }
+
+    /// Rebuilds `counters`, already open, if they cannot be trusted. The daemon opens them
+    /// itself first, exclusively, so that a second daemon is refused before it opens (and
+    /// perhaps migrates) the database.
+    public static func recover(_ counters: CounterStore, store: Store, clock: WallClock = .system) async throws -> (CounterStore, Report) {
         guard counters.needsRebuild else { return (counters, Report(rebuilt: false, rowsReplayed: 0, movedAside: nil)) }
         let now = clock.now()
         let rows = try await lastDay(of: store, now: now)

@@ -42,11 +42,12 @@ struct Serve: AsyncParsableCommand {
     private func serve(_ config: AirlockConfig, logger: Logger) async throws {
         OpenFileLimit.raise(for: config, logger: logger)
         if config.gateway.obsoleteIdleConnectionsKey { logger.warning("\(GatewaySettings.obsoleteIdleConnectionsNote)") }
+        // First, and exclusively: a second daemon on this data directory is refused before it
+        // touches anything (after 10 s, for a restart whose old process is still committing).
+        let claimed = try CounterStore(dataDirectory: config.dataDir, exclusive: true, waitForClaim: .seconds(10))
         let store = try Store(dataDirectory: config.dataDir)
         let hasher = try await KeyHasher.forStore(store, dataDirectory: config.dataDir)
-        // Exclusive: a second daemon on this data directory is refused (after 10 s, for a restart
-        // whose old process is still committing its last rows).
-        let (counters, recovery) = try await CounterRecovery.open(dataDirectory: config.dataDir, store: store, claimWait: .seconds(10))
+        let (counters, recovery) = try await CounterRecovery.recover(claimed, store: store)
         if recovery.rebuilt {
             logger.notice("counters rebuilt from the ledger", metadata: [
                 "rows": "\(recovery.rowsReplayed)", "moved_aside": "\(recovery.movedAside ?? "-")"])
