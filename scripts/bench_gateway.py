@@ -11,6 +11,7 @@ airlockd's own stack, Hummingbird 2 and async-http-client, without Airlock's wor
 line: RESULT gateway …"""
 
 import argparse
+import functools
 import os
 import re
 import subprocess
@@ -131,8 +132,8 @@ def stop(process):
 
 
 def start_bare_proxy(work, port, engine_port, stack):
-    """`airlock-bench bare-proxy`: a TLS proxy to the engine on airlockd's stack without Airlock's work
-    (hummingbird), or as bare SwiftNIO handlers (nio): (process, [its pid])."""
+    """`airlock-bench bare-proxy --stack STACK` (nio, hummingbird-nio or hummingbird), a TLS proxy to the
+    engine that does nothing else: (process, [its pid])."""
     proxy = subprocess.Popen([f"{BIN}/airlock-bench", "bare-proxy", "--port", str(port), "--engine-port", str(engine_port),
                               "--certificate", f"{work}/data/tls/server.crt", "--key", f"{work}/data/tls/server.key",
                               "--stack", stack], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -144,13 +145,13 @@ def start_bare_proxy(work, port, engine_port, stack):
     raise SystemExit(f"airlock-bench bare-proxy --stack {stack} did not start")
 
 
-# name -> (table label, how to start it on a port): the proxies that do nothing but forward.
+# name -> (table label, start(work, port, engine_port)): the proxies that do nothing but forward.
 # In order of cost: the steps from nio to stack price Hummingbird's server, then async-http-client.
 REFERENCES = {
-    "nginx": ("nginx", lambda work, port, engine: start_nginx(work, port, engine)),
-    "nio": ("bare SwiftNIO", lambda work, port, engine: start_bare_proxy(work, port, engine, "nio")),
-    "hb_nio": ("Hummingbird+NIO client", lambda work, port, engine: start_bare_proxy(work, port, engine, "hummingbird-nio")),
-    "stack": ("Hummingbird+AHC", lambda work, port, engine: start_bare_proxy(work, port, engine, "hummingbird")),
+    "nginx": ("nginx", start_nginx),
+    "nio": ("bare SwiftNIO", functools.partial(start_bare_proxy, stack="nio")),
+    "hb_nio": ("Hummingbird+NIO client", functools.partial(start_bare_proxy, stack="hummingbird-nio")),
+    "stack": ("Hummingbird+AHC", functools.partial(start_bare_proxy, stack="hummingbird")),
 }
 
 
@@ -258,8 +259,8 @@ def main():
         idle_airlock = measured(airlock_url, key, max(args.seconds // 2, 2), 1, 1, pids)
         direct = measured(direct_url, None, args.seconds, args.connections, args.threads, pids)
         airlock = measured(airlock_url, key, args.seconds, args.connections, args.threads, pids)
-        # The reference: the same TLS and the same engine through a proxy that does nothing else.
-        # airlockd idles meanwhile, so the proxy has the cores the engine does not use.
+        # The references: the same TLS and the same engine through proxies that do nothing else,
+        # one at a time. airlockd idles meanwhile, so each has the cores the engine does not use.
         references = {}
         for offset, name in enumerate(wanted, start=1):
             proxy, proxy_pids = REFERENCES[name][1](work, port + offset, sim_port)

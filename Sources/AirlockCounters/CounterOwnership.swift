@@ -25,7 +25,7 @@ final class CounterOwnership: Sendable {
 public struct CountersInUse: Error, CustomStringConvertible {
     public var path: String
     /// How long the opener waited for the holder to let go: the daemon waits, the CLI does not.
-    public var waited: Duration = .zero
+    public var waited: Duration
 
     public init(path: String, waited: Duration = .zero) {
         self.path = path

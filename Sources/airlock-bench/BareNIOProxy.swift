@@ -32,7 +32,7 @@ enum BareNIOProxy {
         typealias OutboundOut = HTTPServerResponsePart
 
         let enginePort: Int
-        var engine: (channel: any Channel, side: EngineSide)?
+        var engine: BareEngineConnection?
         var head: HTTPRequestHead?
         var body = ByteBuffer()
 
@@ -62,62 +62,18 @@ enum BareNIOProxy {
                 context.write(handler.wrapOutboundOut(.body(.byteBuffer(answer))), promise: nil)
                 context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
             }
-            var request = HTTPRequestHead(version: .http1_1, method: .POST, uri: head?.uri ?? "/")
-            request.headers.add(name: "host", value: "127.0.0.1")
-            request.headers.add(name: "content-type", value: "application/json")
-            request.headers.add(name: "content-length", value: "\(body.readableBytes)")
-            let body = self.body
-            let send: (any Channel, EngineSide) -> Void = { engine, side in
-                side.done = reply
-                engine.write(HTTPClientRequestPart.head(request), promise: nil)
-                engine.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
-                engine.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-            }
-            if let engine, engine.channel.isActive { return send(engine.channel, engine.side) }
-            let side = EngineSide()
-            ClientBootstrap(group: context.eventLoop)
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                        try channel.pipeline.syncOperations.addHandler(side)
-                    }
+            let (uri, body) = (head?.uri ?? "/", self.body)
+            // The engine closes a connection idle for 5 s (as vLLM does): open another then.
+            if let engine, engine.channel.isActive { return engine.post(uri, body: body, then: reply) }
+            BareEngineConnection.open(port: enginePort, on: context.eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let engine):
+                    bound.value.0.engine = engine
+                    engine.post(uri, body: body, then: reply)
+                case .failure:
+                    reply(.badGateway, ByteBuffer())
                 }
-                .connect(host: "127.0.0.1", port: enginePort)
-                .assumeIsolated()
-                .whenComplete { result in
-                    switch result {
-                    case .success(let engine): bound.value.0.engine = (engine, side); send(engine, side)
-                    case .failure: reply(.badGateway, ByteBuffer())
-                    }
-                }
-        }
-    }
-
-    /// The engine's connection: collects one answer and hands it to the waiting client side.
-    /// Touched only on its connection's loop, which is the client connection's loop too.
-    final class EngineSide: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPClientResponsePart
-
-        var status = HTTPResponseStatus.badGateway
-        var body = ByteBuffer()
-        var done: ((HTTPResponseStatus, ByteBuffer) -> Void)?
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head): status = head.status; body.clear()
-            case .body(var part): body.writeBuffer(&part)
-            case .end:
-                let done = self.done
-                self.done = nil
-                done?(status, body)
             }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            let done = self.done
-            self.done = nil
-            done?(.badGateway, ByteBuffer())
         }
     }
 }

@@ -21,11 +21,11 @@ struct ListenFailure: Error, CustomStringConvertible {
         "could not listen for \(what) on \(address): \(Self.reason(underlying))"
     }
 
-    /// The errno a bind failure carries, through the wrappers gRPC puts around NIO's `IOError`.
+    /// The errno a bind failure carries: NIO's `IOError`, which gRPC's server wraps in a
+    /// `RuntimeError` (`transportError`).
     static func errno(of error: any Error) -> Int32? {
         switch error {
         case let error as IOError: return error.errnoCode
-        case let error as RPCError: return error.cause.flatMap(Self.errno(of:))
         case let error as RuntimeError: return error.cause.flatMap(Self.errno(of:))
         default: return nil
         }

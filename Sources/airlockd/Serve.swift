@@ -118,11 +118,12 @@ struct Serve: AsyncParsableCommand {
         do {
             try await app.runService()
         } catch {
-            // The node listener and the admin socket name themselves; a bind failure left
-            // unnamed is the HTTPS API's own listener.
-            failure = ListenFailure.isBindFailure(error) && !(error is ListenFailure)
+            // The node listener and the admin socket name themselves (a `ListenFailure` is no
+            // bind failure); one left unnamed is the HTTPS API's own listener.
+            let named: any Error = ListenFailure.isBindFailure(error)
                 ? ListenFailure(what: "the HTTPS API ([api] listen)", address: "\(config.apiListen)", underlying: error) : error
-            logger.error("server stopped", metadata: ["error": "\(failure!)"])
+            logger.error("server stopped", metadata: ["error": "\(named)"])
+            failure = named
         }
         try? FileManager.default.removeItem(atPath: AirlockConfig.adminSocketPath(dataDirectory: config.dataDir))
         recorder.finish()

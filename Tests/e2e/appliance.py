@@ -23,6 +23,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def hold_port(port):
+    """A socket listening on 127.0.0.1:`port`, so that a daemon finds the port taken; close it to free it."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    return holder
+
+
 class Engine:
     """One airlock-sim process; its port is read from the SIM_PORT line it prints."""
 

@@ -5,11 +5,10 @@ port only as "There is no listening address bound for this server")."""
 
 import json
 import os
-import socket
 import subprocess
 import unittest
 
-from appliance import BIN, Appliance, free_port
+from appliance import BIN, Appliance, free_port, hold_port
 
 
 class PortInUseTest(unittest.TestCase):
@@ -19,11 +18,8 @@ class PortInUseTest(unittest.TestCase):
                 app = Appliance([], licensed=False)
                 self.addCleanup(app.cleanup)
                 port = getattr(app, attribute)
-                holder = socket.socket()
+                holder = hold_port(port)
                 self.addCleanup(holder.close)
-                holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                holder.bind(("127.0.0.1", port))
-                holder.listen()
                 daemon = subprocess.run([os.path.join(BIN, "airlockd"), "serve"], env=app.env, capture_output=True,
                                         text=True, timeout=120)
                 what = "the HTTPS API" if attribute == "port" else "node agents"

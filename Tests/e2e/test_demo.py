@@ -5,7 +5,6 @@ cleanly."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,7 +13,7 @@ import warnings
 
 import openai
 
-from appliance import free_port
+from appliance import free_port, hold_port
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
@@ -68,11 +67,7 @@ class DemoTest(unittest.TestCase):
         data = tempfile.mkdtemp(prefix="airlock-demo-")
         self.addCleanup(shutil.rmtree, data, True)
         agent_port = free_port()
-        holder = socket.socket()
-        self.addCleanup(holder.close)
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        holder.bind(("127.0.0.1", agent_port))
-        holder.listen()
+        self.addCleanup(hold_port(agent_port).close)
         env = dict(os.environ, AIRLOCK_DEMO_PORT=str(free_port()), AIRLOCK_DEMO_AGENT_PORT=str(agent_port), AIRLOCK_DEMO_DIR=data)
         demo = subprocess.Popen([os.path.join(ROOT, "scripts", "demo")], env=env, cwd=ROOT, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=os.setpgrp)
